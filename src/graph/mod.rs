@@ -1,0 +1,3 @@
+//! The Microsoft Graph client: client-credentials tokens, paging through
+//! `@odata.nextLink`, timeouts, retries after 429/503, and mapping failures to LDAP
+//! result codes (CONTRACT §6). It knows nothing of LDAP filters.

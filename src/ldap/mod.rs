@@ -1,0 +1,1 @@
+//! The LDAP edge: listeners, TLS, sessions, controls and the PDU-level protocol.

@@ -1,0 +1,1 @@
+//! OData literal quoting and URL encoding for `$filter` and `$search` (GRAPH.md §5).
