@@ -5,6 +5,7 @@
 //! filter is re-checked locally. Nothing is stored on disk.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod app;
 pub mod config;
 pub mod directory;
 pub mod emulator;

@@ -1,2 +1,338 @@
-//! Search execution: runs a pushdown plan through the Graph client, maps and re-checks
-//! entries, orders them, applies limits and paging controls.
+//! Search execution: resolves base and scope on the tree, runs each collection's pushdown
+//! plan through the Graph client (coalesced and briefly cached), maps and re-checks the
+//! entries with the full filter, and orders them (CONTRACT §8). It does not encode PDUs.
+
+pub mod order;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ldap3_proto::LdapResultCode;
+use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
+use tokio::time::Instant;
+
+use crate::directory::Collection;
+use crate::directory::entry::Entry;
+use crate::directory::filter::{MatchContext, Tri, evaluate};
+use crate::directory::mapping::Mapping;
+use crate::directory::phone::{PhoneMatch, PhoneRules};
+use crate::directory::schema;
+use crate::directory::tree::{Target, Tree};
+use crate::error::LdapError;
+use crate::graph::{GraphClient, GraphError};
+use crate::translate::pushdown::{TranslateContext, plan_collection};
+use crate::translate::{GraphQuery, PushdownPlan};
+
+/// Settings the executor needs, taken from the configuration.
+#[derive(Debug, Clone)]
+pub struct SearchSettings {
+    pub user_filter: String,
+    pub include_contacts: bool,
+    pub strict_substrings: bool,
+    pub page_size: u32,
+    /// Graph objects fetched per collection query before adminLimitExceeded (11).
+    pub max_scan: u32,
+    /// Contacts fetched by a query Graph cannot narrow (phone lookups).
+    pub contact_scan_limit: u32,
+    /// Cache lifetime of a Graph query's result; zero keeps only in-flight coalescing.
+    pub cache_ttl: Duration,
+}
+
+/// The fetched Graph objects of one query (all pages up to the scan bound).
+type Fetched = Arc<Vec<serde_json::Value>>;
+
+/// Shared state of every session: tree, mapping, Graph client, query cache.
+pub struct Directory {
+    pub tree: Tree,
+    pub mapping: Mapping,
+    pub phone: PhoneRules,
+    pub settings: SearchSettings,
+    graph: GraphClient,
+    cache: moka::future::Cache<GraphQuery, Fetched>,
+}
+
+/// One search as the executor sees it.
+pub struct SearchParams<'a> {
+    pub base: &'a str,
+    pub scope: LdapSearchScope,
+    pub filter: &'a LdapFilter,
+    /// When the operation must end (time limit).
+    pub deadline: Instant,
+}
+
+/// Entries of a search, in the order of CONTRACT §8, plus a result to report after them
+/// when the search could not complete (time limit).
+pub struct SearchOutput {
+    pub entries: Vec<Entry>,
+    pub incomplete: Option<LdapError>,
+}
+
+impl Directory {
+    pub fn new(
+        tree: Tree,
+        mapping: Mapping,
+        phone: PhoneRules,
+        settings: SearchSettings,
+        graph: GraphClient,
+    ) -> Self {
+        // moka needs a non-zero lifetime; a millisecond keeps in-flight coalescing only.
+        let ttl = settings.cache_ttl.max(Duration::from_millis(1));
+        let cache = moka::future::Cache::builder()
+            .max_capacity(1024)
+            .time_to_live(ttl)
+            .build();
+        Directory {
+            tree,
+            mapping,
+            phone,
+            settings,
+            graph,
+            cache,
+        }
+    }
+
+    pub fn graph(&self) -> &GraphClient {
+        &self.graph
+    }
+
+    fn match_context(&self) -> MatchContext<'_> {
+        MatchContext { phone: &self.phone }
+    }
+
+    /// True when `f` holds for `e` (Undefined and False both exclude).
+    pub fn matches(&self, f: &LdapFilter, e: &Entry) -> bool {
+        evaluate(f, e, &self.match_context()) == Tri::True
+    }
+
+    /// The Graph plan for one collection, as `explain` shows it.
+    pub fn plan(&self, filter: &LdapFilter, c: Collection, key: Option<&str>) -> PushdownPlan {
+        let variants = |v: &str| self.phone.spelling_variants(v);
+        let ctx = TranslateContext {
+            mapping: &self.mapping,
+            user_filter: &self.settings.user_filter,
+            strict_substrings: self.settings.strict_substrings,
+            phone_e164: self.phone.mode == PhoneMatch::E164,
+            phone_variants: &variants,
+            page_size: self.settings.page_size,
+        };
+        plan_collection(filter, c, key, &ctx)
+    }
+
+    /// Which collections a base and scope reach, with the object key for a base-scope
+    /// search on one entry, and the fixed entries in scope.
+    pub fn coverage(
+        &self,
+        base: &str,
+        scope: LdapSearchScope,
+    ) -> Result<(Vec<Entry>, Vec<(Collection, Option<String>)>), LdapError> {
+        let mut fixed = Vec::new();
+        let mut collections = Vec::new();
+        let mut collections_all = vec![Collection::Users];
+        if self.settings.include_contacts {
+            collections_all.push(Collection::Contacts);
+        }
+        let ou_entries = |fixed: &mut Vec<Entry>| {
+            for c in &collections_all {
+                fixed.push(self.tree.ou_entry(*c));
+            }
+        };
+        match self.tree.resolve(base) {
+            Target::RootDse => match scope {
+                LdapSearchScope::Base => {}
+                LdapSearchScope::OneLevel => fixed.push(self.tree.base_entry()),
+                LdapSearchScope::Subtree | LdapSearchScope::Children => {
+                    fixed.push(self.tree.base_entry());
+                    ou_entries(&mut fixed);
+                    collections = collections_all.iter().map(|c| (*c, None)).collect();
+                }
+            },
+            Target::Subschema => {
+                if matches!(scope, LdapSearchScope::Base | LdapSearchScope::Subtree) {
+                    fixed.push(schema::subschema_entry());
+                }
+            }
+            Target::Base => match scope {
+                LdapSearchScope::Base => fixed.push(self.tree.base_entry()),
+                LdapSearchScope::OneLevel => ou_entries(&mut fixed),
+                LdapSearchScope::Subtree | LdapSearchScope::Children => {
+                    if scope == LdapSearchScope::Subtree {
+                        fixed.push(self.tree.base_entry());
+                    }
+                    ou_entries(&mut fixed);
+                    collections = collections_all.iter().map(|c| (*c, None)).collect();
+                }
+            },
+            Target::OrgUnit(c) => {
+                if c == Collection::Contacts && !self.settings.include_contacts {
+                    return Err(no_such_object(base, &self.tree));
+                }
+                match scope {
+                    LdapSearchScope::Base => fixed.push(self.tree.ou_entry(c)),
+                    LdapSearchScope::Subtree => {
+                        fixed.push(self.tree.ou_entry(c));
+                        collections.push((c, None));
+                    }
+                    LdapSearchScope::OneLevel | LdapSearchScope::Children => {
+                        collections.push((c, None))
+                    }
+                }
+            }
+            Target::Object(c, key) => {
+                if c == Collection::Contacts && !self.settings.include_contacts {
+                    return Err(no_such_object(base, &self.tree));
+                }
+                match scope {
+                    LdapSearchScope::Base | LdapSearchScope::Subtree => {
+                        collections.push((c, Some(key)))
+                    }
+                    // Leaf entries have no children; the base must still exist.
+                    LdapSearchScope::OneLevel | LdapSearchScope::Children => {
+                        collections.push((c, Some(key)))
+                    }
+                }
+            }
+            Target::NoSuchObject => return Err(no_such_object(base, &self.tree)),
+        }
+        Ok((fixed, collections))
+    }
+
+    /// Runs a search: the matching entries in CONTRACT §8 order.
+    pub async fn search(&self, p: &SearchParams<'_>) -> Result<SearchOutput, LdapError> {
+        let (fixed, collections) = self.coverage(p.base, p.scope)?;
+        let leaf_scope = matches!(
+            p.scope,
+            LdapSearchScope::OneLevel | LdapSearchScope::Children
+        );
+        let mut entries: Vec<Entry> = fixed
+            .into_iter()
+            .filter(|e| self.matches(p.filter, e))
+            .collect();
+        let mut incomplete = None;
+        for (c, key) in collections {
+            let base_object = key.is_some();
+            // A base-scope read must find the object even when the filter fails, to tell
+            // noSuchObject from "no match"; the key query is the same request either way.
+            let plan = if base_object {
+                self.plan(&LdapFilter::Present("objectClass".into()), c, key.as_deref())
+            } else {
+                self.plan(p.filter, c, None)
+            };
+            let mut seen = HashSet::new();
+            let mut found_base = false;
+            for q in &plan.queries {
+                let limit = if plan.unbounded && c == Collection::Contacts {
+                    self.settings.contact_scan_limit
+                } else {
+                    self.settings.max_scan
+                };
+                let objects = match self.fetch(q, limit, p.deadline).await {
+                    Ok(o) => o,
+                    Err(e) if e.code == LdapResultCode::TimeLimitExceeded => {
+                        incomplete = Some(e);
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                };
+                for obj in objects.iter() {
+                    let id = obj.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+                    if !seen.insert(id.to_string()) {
+                        continue;
+                    }
+                    let Some(entry) = self.mapping.to_entry(c, obj, &self.tree) else {
+                        continue;
+                    };
+                    if let Some(k) = &key {
+                        if !self.tree.is_dn_match(&entry.dn, p.base) {
+                            continue;
+                        }
+                        let _ = k;
+                        found_base = true;
+                        if leaf_scope {
+                            continue;
+                        }
+                    }
+                    if self.matches(p.filter, &entry) {
+                        entries.push(entry);
+                    }
+                }
+            }
+            if base_object && !found_base && incomplete.is_none() {
+                return Err(no_such_object(p.base, &self.tree));
+            }
+        }
+        Ok(SearchOutput {
+            entries,
+            incomplete,
+        })
+    }
+
+    /// All objects of a query, following nextLink up to `limit`, coalesced and cached.
+    async fn fetch(
+        &self,
+        q: &GraphQuery,
+        limit: u32,
+        deadline: Instant,
+    ) -> Result<Fetched, LdapError> {
+        let graph = self.graph.clone();
+        let query = q.clone();
+        let result = self
+            .cache
+            .try_get_with(q.clone(), async move {
+                fetch_all(&graph, &query, limit, deadline).await
+            })
+            .await;
+        result.map_err(|e| match e.as_ref() {
+            FetchError::Graph(g) => g.to_ldap(),
+            FetchError::ScanLimit(n) => LdapError::new(
+                LdapResultCode::AdminLimitExceeded,
+                format!(
+                    "the search would read more than {n} Graph objects ({}); narrow the filter \
+                     (for example a name prefix) or raise [search] max_scan",
+                    q.display_decoded()
+                ),
+            ),
+        })
+    }
+}
+
+#[derive(Debug)]
+enum FetchError {
+    Graph(GraphError),
+    ScanLimit(u32),
+}
+
+async fn fetch_all(
+    graph: &GraphClient,
+    q: &GraphQuery,
+    limit: u32,
+    deadline: Instant,
+) -> Result<Fetched, FetchError> {
+    let mut page = graph
+        .first_page(q, deadline)
+        .await
+        .map_err(FetchError::Graph)?;
+    let mut out = std::mem::take(&mut page.items);
+    while let Some(next) = page.next_link.take() {
+        if out.len() >= limit as usize {
+            return Err(FetchError::ScanLimit(limit));
+        }
+        page = graph
+            .next_page(&next, q, deadline)
+            .await
+            .map_err(FetchError::Graph)?;
+        out.append(&mut page.items);
+    }
+    if out.len() > limit as usize {
+        return Err(FetchError::ScanLimit(limit));
+    }
+    Ok(Arc::new(out))
+}
+
+fn no_such_object(base: &str, tree: &Tree) -> LdapError {
+    let _ = tree;
+    LdapError::new(
+        LdapResultCode::NoSuchObject,
+        format!("no entry named \"{base}\""),
+    )
+}

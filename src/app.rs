@@ -1,0 +1,241 @@
+//! Wiring: builds the gateway from a configuration and runs the commands `serve`, `demo`,
+//! `check` and `explain`. Signals (SIGTERM/SIGINT shut down, SIGHUP re-reads TLS) and
+//! systemd readiness live here; protocol and Graph logic do not.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use ldap3_proto::proto::LdapSearchScope;
+use tracing::{error, info, warn};
+
+use crate::config::{AccountSecret as ConfigSecret, Config, GraphCredential};
+use crate::directory::filter::parse_filter;
+use crate::directory::mapping::Mapping;
+use crate::directory::phone::{PhoneMatch, PhoneRules};
+use crate::directory::tree::Tree;
+use crate::graph::{Credential, GraphClient, GraphSettings};
+use crate::ldap::accounts::{AccountSecret, BindAccount};
+use crate::ldap::server::{self, EdgeLimits, Gateway, RunningServer};
+use crate::ldap::tls;
+use crate::search::{Directory, SearchSettings};
+use crate::translate::pushdown::explain_plan;
+
+/// Builds the Graph client settings from `[graph]`.
+pub fn graph_settings(cfg: &Config) -> GraphSettings {
+    let g = &cfg.graph;
+    GraphSettings {
+        tenant_id: g.tenant_id.clone(),
+        client_id: g.client_id.clone(),
+        credential: match &g.credential {
+            GraphCredential::Secret(s) => Credential::Secret(s.clone()),
+            GraphCredential::SecretFile(p) => Credential::SecretFile(p.clone()),
+            GraphCredential::Certificate {
+                certificate_file,
+                private_key_file,
+            } => Credential::Certificate {
+                cert_file: certificate_file.clone(),
+                key_file: private_key_file.clone(),
+            },
+        },
+        login_url: g.login_url.clone(),
+        graph_url: g.graph_url.clone(),
+        request_timeout: Duration::from_secs(g.request_timeout_secs.max(1)),
+    }
+}
+
+/// The directory (tree, mapping, phone rules, Graph client) a configuration describes.
+pub fn build_directory(cfg: &Config) -> Result<Directory, String> {
+    let tree = Tree::new(&cfg.ldap.base_dn).map_err(|e| format!("ldap.base_dn: {e}"))?;
+    let mapping = Mapping::with_overrides(&cfg.mapping.users, &cfg.mapping.contacts)
+        .map_err(|e| format!("mapping: {e}"))?;
+    let mode = if cfg.phone.match_mode == "rfc4517" {
+        PhoneMatch::Rfc4517
+    } else {
+        PhoneMatch::E164
+    };
+    let phone = PhoneRules::new(mode, &cfg.phone.default_region)
+        .map_err(|e| format!("phone.default_region: {e}"))?;
+    let graph = GraphClient::new(graph_settings(cfg)).map_err(|e| format!("graph: {e}"))?;
+    let settings = SearchSettings {
+        user_filter: cfg.graph.user_filter.clone(),
+        include_contacts: cfg.graph.include_contacts,
+        strict_substrings: cfg.search.strict_substrings,
+        page_size: cfg.graph.page_size,
+        max_scan: cfg.search.max_scan,
+        contact_scan_limit: cfg.search.contact_scan_limit,
+        cache_ttl: Duration::from_secs(cfg.search.cache_ttl_secs),
+    };
+    Ok(Directory::new(tree, mapping, phone, settings, graph))
+}
+
+/// The whole gateway for a configuration (TLS certificates are read here).
+pub fn build_gateway(cfg: &Config) -> Result<Gateway, String> {
+    let directory = build_directory(cfg)?;
+    let l = &cfg.ldap;
+    let limits = EdgeLimits {
+        max_connections: l.max_connections,
+        max_message_bytes: l.max_message_bytes,
+        // A filter of depth d nests about 2d BER levels inside the PDU's own.
+        max_ber_depth: l.max_filter_depth * 2 + 16,
+        max_filter_depth: l.max_filter_depth,
+        idle_timeout_secs: l.idle_timeout_secs,
+        size_limit: l.size_limit,
+        time_limit_secs: l.time_limit_secs,
+        allow_anonymous: l.allow_anonymous,
+        require_tls_for_bind: l.require_tls_for_bind,
+        max_paged_searches: l.max_paged_searches,
+    };
+    let accounts = l
+        .accounts
+        .iter()
+        .map(|a| BindAccount {
+            dn: a.dn.clone(),
+            names: a.names.clone(),
+            secret: match &a.secret {
+                ConfigSecret::Hash(h) => AccountSecret::Hash(h.clone()),
+                ConfigSecret::PasswordFile(p) => AccountSecret::PasswordFile(p.clone()),
+            },
+        })
+        .collect();
+    let tls = match &cfg.tls {
+        Some(t) => Some(ArcSwap::from_pointee(tls::load_acceptor(
+            &t.cert_file,
+            &t.key_file,
+            &t.min_version,
+        )?)),
+        None => None,
+    };
+    Ok(Gateway {
+        directory,
+        limits,
+        accounts,
+        tls,
+    })
+}
+
+/// Starts the listeners of a configuration.
+pub async fn start(cfg: &Config) -> Result<(Arc<Gateway>, RunningServer), String> {
+    let gw = Arc::new(build_gateway(cfg)?);
+    let running = server::start(gw.clone(), &cfg.ldap.listen, &cfg.ldap.ldaps_listen)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((gw, running))
+}
+
+/// Re-reads the TLS certificate and key; open connections keep their session.
+pub fn reload_tls(cfg: &Config, gw: &Gateway) {
+    let (Some(t), Some(current)) = (&cfg.tls, &gw.tls) else {
+        return;
+    };
+    match tls::load_acceptor(&t.cert_file, &t.key_file, &t.min_version) {
+        Ok(acceptor) => {
+            current.store(Arc::new(acceptor));
+            info!("TLS certificate re-read");
+        }
+        Err(e) => error!(error = %e, "TLS reload failed; keeping the previous certificate"),
+    }
+}
+
+/// `serve`: runs until SIGTERM or SIGINT; SIGHUP re-reads the TLS certificate.
+pub async fn serve(cfg: Config) -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (gw, running) = start(&cfg).await?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    info!("ready");
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = hup.recv() => {
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
+                reload_tls(&cfg, &gw);
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+            }
+        }
+    }
+    info!("shutting down; letting in-flight operations finish");
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    running
+        .shutdown(Duration::from_secs(cfg.ldap.time_limit_secs + 5))
+        .await;
+    Ok(())
+}
+
+/// `demo`: the sample tenant behind the in-process emulator, served on `listen`.
+pub async fn demo(listen: SocketAddr) -> Result<(), String> {
+    let tenant = crate::emulator::Tenant::sample();
+    let (tenant_id, client_id, secret) = (
+        tenant.tenant_id.clone(),
+        tenant.client_id.clone(),
+        tenant.client_secret.clone(),
+    );
+    let emu = crate::emulator::start(tenant, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .map_err(|e| format!("cannot start the Graph emulator: {e}"))?;
+    let cfg = Config::demo(listen, &emu.base_url(), &tenant_id, &client_id, &secret);
+    let (_gw, running) = start(&cfg).await?;
+    let addr = running.ldap_addrs.first().copied().unwrap_or(listen);
+    println!("ldap-graph-gateway demo: a sample tenant served over LDAP on {addr}");
+    println!("Microsoft Graph emulator on {}", emu.base_url());
+    println!();
+    println!("Try:");
+    println!(
+        "  ldapsearch -x -H ldap://{addr} -b {} '(cn=a*)' cn telephoneNumber",
+        cfg.ldap.base_dn
+    );
+    println!(
+        "  ldapsearch -x -H ldap://{addr} -b {} '(telephoneNumber=+14255550100)' cn",
+        cfg.ldap.base_dn
+    );
+    println!();
+    println!("Press Ctrl-C to stop.");
+    let _ = tokio::signal::ctrl_c().await;
+    running.shutdown(Duration::from_secs(5)).await;
+    emu.shutdown().await;
+    Ok(())
+}
+
+/// `explain`: the Graph requests a search becomes, without contacting Graph.
+pub fn explain(cfg: &Config, base: Option<&str>, scope: &str, filter: &str) -> Result<String, String> {
+    let directory = build_directory(cfg)?;
+    let f = parse_filter(filter).map_err(|e| format!("filter: {e}"))?;
+    let scope = match scope {
+        "base" => LdapSearchScope::Base,
+        "one" | "onelevel" => LdapSearchScope::OneLevel,
+        "sub" | "subtree" => LdapSearchScope::Subtree,
+        other => return Err(format!("scope must be base, one or sub, not {other}")),
+    };
+    let base = base.unwrap_or(&cfg.ldap.base_dn);
+    let mut out = format!("search base \"{base}\" scope {scope:?} filter {filter}\n");
+    let (fixed, collections) = directory.coverage(base, scope).map_err(|e| e.message)?;
+    for e in &fixed {
+        out.push_str(&format!("fixed entry (no Graph request): {}\n", e.dn));
+    }
+    if collections.is_empty() {
+        out.push_str("no Graph request\n");
+    }
+    for (c, key) in collections {
+        out.push_str(&format!("\n/{}:\n", c.graph_path()));
+        let plan = directory.plan(&f, c, key.as_deref());
+        out.push_str(&explain_plan(&plan));
+    }
+    out.push_str(&format!(
+        "\nlocal check: every entry returned by Graph is re-checked against {filter} \
+         with LDAP matching rules (phone match: {:?})\n",
+        directory.phone.mode
+    ));
+    Ok(out)
+}
+
+/// `check --online`: a token and one Graph query.
+pub async fn check_online(cfg: &Config) -> Result<String, String> {
+    let graph = GraphClient::new(graph_settings(cfg)).map_err(|e| e.to_string())?;
+    graph.check_online().await.map_err(|e| {
+        warn!(error = %e, "online check failed");
+        e.to_string()
+    })
+}

@@ -1,0 +1,98 @@
+//! Turning a directory entry into a SearchResultEntry PDU: requested attributes, `*`,
+//! `+`, `1.1` and typesOnly (RFC 4511 §4.5.1.8). Unknown names are silently omitted.
+
+use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchResultEntry};
+
+use crate::directory::entry::Entry;
+use crate::directory::schema::{self, AttributeType};
+
+/// What a search asked to see of each entry.
+#[derive(Debug, Clone)]
+pub struct AttributeSelection {
+    all_user: bool,
+    all_operational: bool,
+    named: Vec<&'static AttributeType>,
+    types_only: bool,
+}
+
+impl AttributeSelection {
+    pub fn new(attrs: &[String], types_only: bool) -> Self {
+        let mut sel = AttributeSelection {
+            all_user: attrs.is_empty(),
+            all_operational: false,
+            named: Vec::new(),
+            types_only,
+        };
+        for a in attrs {
+            match a.trim() {
+                "*" => sel.all_user = true,
+                "+" => sel.all_operational = true,
+                // "1.1" alone asks for no attributes; with others it is ignored (§4.5.1.8).
+                "1.1" => {}
+                name => {
+                    if let Some(at) = schema::attribute(name)
+                        && !sel.named.iter().any(|n| std::ptr::eq(*n, at))
+                    {
+                        sel.named.push(at);
+                    }
+                }
+            }
+        }
+        sel
+    }
+
+    /// True when `at` (or one of its supertypes) was requested.
+    fn wants(&self, at: &'static AttributeType) -> bool {
+        if at.operational {
+            if self.all_operational {
+                return true;
+            }
+        } else if self.all_user {
+            return true;
+        }
+        let mut cur = Some(at);
+        let mut hops = 0;
+        while let Some(t) = cur {
+            if self.named.iter().any(|n| std::ptr::eq(*n, t)) {
+                return true;
+            }
+            hops += 1;
+            cur = t.sup.and_then(schema::attribute).filter(|_| hops < 8);
+        }
+        false
+    }
+
+    /// The PDU for `entry` with the selected attributes.
+    pub fn render(&self, entry: &Entry) -> LdapSearchResultEntry {
+        let attributes = entry
+            .attrs
+            .iter()
+            .filter(|(at, _)| self.wants(at))
+            .map(|(at, vals)| LdapPartialAttribute {
+                atype: at.name.to_string(),
+                vals: if self.types_only {
+                    Vec::new()
+                } else {
+                    vals.iter().map(|v| v.as_bytes().to_vec()).collect()
+                },
+            })
+            .collect();
+        LdapSearchResultEntry {
+            dn: entry.dn.clone(),
+            attributes,
+        }
+    }
+
+    /// Like `render`, but the root DSE and subschema answer their attributes for a plain
+    /// request too (as Active Directory does), since phones rarely ask for `+`.
+    pub fn render_special(&self, entry: &Entry) -> LdapSearchResultEntry {
+        if self.all_user && self.named.is_empty() {
+            let lenient = AttributeSelection {
+                all_operational: true,
+                ..self.clone()
+            };
+            return lenient.render(entry);
+        }
+        self.render(entry)
+    }
+}

@@ -1,0 +1,533 @@
+//! One client connection: reads PDUs, keeps the bind state, runs searches as tasks that
+//! can be abandoned, writes their responses, upgrades to TLS on StartTLS, and ends on
+//! unbind, idle timeout, framing errors or shutdown. Every request gets an answer.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use ldap3_proto::LdapResultCode;
+use ldap3_proto::proto::{
+    LdapBindCred, LdapBindResponse, LdapExtendedRequest, LdapExtendedResponse, LdapFilter,
+    LdapMsg, LdapOp, LdapResult, LdapSearchRequest,
+};
+use ldap3_proto::simple::DisconnectionNotice;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::codec::Framed;
+use tokio_util::either::Either;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::accounts;
+use super::codec::{Incoming, SafeCodec};
+use super::search_op::{self, PagedState};
+use super::server::Gateway;
+use crate::directory::filter::filter_depth;
+
+/// The transport: plain TCP, or TLS (LDAPS or after StartTLS).
+pub type Transport = Either<TcpStream, tokio_rustls::server::TlsStream<TcpStream>>;
+
+/// StartTLS (RFC 4511 §4.14) and WhoAmI (RFC 4532) OIDs.
+pub const OID_STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
+pub const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
+const OID_PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
+
+/// Who the client is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    Anonymous,
+    Account { dn: String },
+}
+
+/// What a running operation sends back to the connection task.
+pub enum Out {
+    /// A PDU to write.
+    Msg(LdapMsg),
+    /// The operation `msgid` has finished (its final PDU was sent before).
+    Done(i32),
+    /// Paged-results state to keep for the next page request.
+    Paged(Vec<u8>, Box<PagedState>),
+}
+
+struct Conn {
+    gw: Arc<Gateway>,
+    peer: SocketAddr,
+    identity: Identity,
+    tls: bool,
+    ops: HashMap<i32, CancellationToken>,
+    paged: HashMap<Vec<u8>, Box<PagedState>>,
+    tx: mpsc::Sender<Out>,
+}
+
+fn result(code: LdapResultCode, message: impl Into<String>) -> LdapResult {
+    LdapResult {
+        code,
+        matcheddn: String::new(),
+        message: message.into(),
+        referral: Vec::new(),
+    }
+}
+
+/// Serves one connection until it ends.
+pub async fn serve(
+    stream: Transport,
+    peer: SocketAddr,
+    gw: Arc<Gateway>,
+    shutdown: CancellationToken,
+    conn_id: u64,
+) {
+    let span = info_span!("conn", id = conn_id, %peer);
+    async move {
+        debug!("connected");
+        let tls = matches!(stream, Either::Right(_));
+        let (tx, rx) = mpsc::channel(64);
+        let conn = Conn {
+            gw,
+            peer,
+            identity: Identity::Anonymous,
+            tls,
+            ops: HashMap::new(),
+            paged: HashMap::new(),
+            tx,
+        };
+        run(conn, stream, rx, shutdown).await;
+        debug!("closed");
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run(
+    mut conn: Conn,
+    stream: Transport,
+    mut rx: mpsc::Receiver<Out>,
+    shutdown: CancellationToken,
+) {
+    let limits = conn.gw.limits.clone();
+    let mut framed = Framed::new(
+        stream,
+        SafeCodec::new(limits.max_message_bytes, limits.max_ber_depth),
+    );
+    let idle = Duration::from_secs(limits.idle_timeout_secs.max(1));
+    let mut idle_deadline = Instant::now() + idle;
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            biased;
+            out = rx.recv() => {
+                let Some(out) = out else { break };
+                match out {
+                    Out::Msg(m) => {
+                        if framed.send(m).await.is_err() {
+                            break;
+                        }
+                    }
+                    Out::Done(id) => {
+                        conn.ops.remove(&id);
+                        idle_deadline = Instant::now() + idle;
+                        if draining && conn.ops.is_empty() {
+                            break;
+                        }
+                    }
+                    Out::Paged(cookie, state) => {
+                        if conn.paged.len() >= limits.max_paged_searches {
+                            // Bounded state: the oldest search is forgotten first.
+                            if let Some(k) = conn.paged.keys().next().cloned() {
+                                conn.paged.remove(&k);
+                            }
+                        }
+                        conn.paged.insert(cookie, state);
+                    }
+                }
+            }
+            _ = shutdown.cancelled(), if !draining => {
+                draining = true;
+                if conn.ops.is_empty() {
+                    let _ = framed
+                        .send(DisconnectionNotice::gen_response(
+                            LdapResultCode::Unavailable,
+                            "the server is shutting down",
+                        ))
+                        .await;
+                    break;
+                }
+            }
+            _ = tokio::time::sleep_until(idle_deadline), if conn.ops.is_empty() => {
+                debug!("idle timeout");
+                let _ = framed
+                    .send(DisconnectionNotice::gen_response(
+                        LdapResultCode::Unavailable,
+                        "idle timeout",
+                    ))
+                    .await;
+                break;
+            }
+            incoming = framed.next(), if !draining => {
+                idle_deadline = Instant::now() + idle;
+                let msg = match incoming {
+                    None => break,
+                    Some(Err(e)) => {
+                        warn!(error = %e, "ending connection");
+                        let _ = framed
+                            .send(DisconnectionNotice::gen_response(
+                                LdapResultCode::ProtocolError,
+                                &e.to_string(),
+                            ))
+                            .await;
+                        break;
+                    }
+                    Some(Ok(Incoming::Bad { msgid, op_tag, reason })) => {
+                        debug!(msgid, ?op_tag, %reason, "undecodable request");
+                        match bad_request_response(msgid, op_tag, &reason) {
+                            Some(resp) => {
+                                if framed.send(resp).await.is_err() {
+                                    break;
+                                }
+                                continue;
+                            }
+                            None => {
+                                let _ = framed
+                                    .send(DisconnectionNotice::gen_response(
+                                        LdapResultCode::ProtocolError,
+                                        &format!("undecodable request: {reason}"),
+                                    ))
+                                    .await;
+                                break;
+                            }
+                        }
+                    }
+                    Some(Ok(Incoming::Msg(m))) => *m,
+                };
+                match handle(&mut conn, msg).await {
+                    Action::Reply(r) => {
+                        if framed.send(r).await.is_err() {
+                            break;
+                        }
+                    }
+                    Action::None => {}
+                    Action::Close => break,
+                    Action::StartTls(msgid) => {
+                        match start_tls(&conn, framed, msgid).await {
+                            Some(f) => {
+                                framed = f;
+                                conn.tls = true;
+                            }
+                            None => return,
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (_, t) in conn.ops.drain() {
+        t.cancel();
+    }
+}
+
+/// The response to a PDU that could not be decoded, on its message id, when the
+/// operation is known; `None` means only a Notice of Disconnection fits.
+fn bad_request_response(msgid: i32, op_tag: Option<u64>, reason: &str) -> Option<LdapMsg> {
+    if msgid <= 0 {
+        return None;
+    }
+    let res = result(
+        LdapResultCode::ProtocolError,
+        format!("cannot decode the request: {reason}"),
+    );
+    let op = match op_tag? {
+        0 => LdapOp::BindResponse(LdapBindResponse {
+            res,
+            saslcreds: None,
+        }),
+        3 => LdapOp::SearchResultDone(res),
+        6 => LdapOp::ModifyResponse(res),
+        8 => LdapOp::AddResponse(res),
+        10 => LdapOp::DelResponse(res),
+        12 => LdapOp::ModifyDNResponse(res),
+        14 => LdapOp::CompareResult(res),
+        23 => LdapOp::ExtendedResponse(LdapExtendedResponse {
+            res,
+            name: None,
+            value: None,
+        }),
+        _ => return None,
+    };
+    Some(LdapMsg::new(msgid, op))
+}
+
+enum Action {
+    Reply(LdapMsg),
+    None,
+    Close,
+    StartTls(i32),
+}
+
+async fn handle(conn: &mut Conn, msg: LdapMsg) -> Action {
+    let id = msg.msgid;
+    match msg.op {
+        LdapOp::BindRequest(req) => {
+            // RFC 4511 §4.2.1: a bind abandons every outstanding operation.
+            for (_, t) in conn.ops.drain() {
+                t.cancel();
+            }
+            let res = bind(conn, req.version, &req.dn, req.cred).await;
+            Action::Reply(LdapMsg::new(
+                id,
+                LdapOp::BindResponse(LdapBindResponse {
+                    res,
+                    saslcreds: None,
+                }),
+            ))
+        }
+        LdapOp::UnbindRequest => Action::Close,
+        LdapOp::SearchRequest(req) => {
+            start_search(conn, id, req, msg.ctrl);
+            Action::None
+        }
+        LdapOp::AbandonRequest(target) => {
+            if let Some(t) = conn.ops.remove(&target) {
+                t.cancel();
+            }
+            Action::None
+        }
+        LdapOp::ExtendedRequest(req) => extended(conn, id, req),
+        LdapOp::CompareRequest(req) => {
+            let res = search_op::compare(&conn.gw, &conn.identity, &req).await;
+            Action::Reply(LdapMsg::new(id, LdapOp::CompareResult(res)))
+        }
+        LdapOp::AddRequest(_) => Action::Reply(LdapMsg::new(id, LdapOp::AddResponse(read_only()))),
+        LdapOp::ModifyRequest(_) => {
+            Action::Reply(LdapMsg::new(id, LdapOp::ModifyResponse(read_only())))
+        }
+        LdapOp::DelRequest(_) => Action::Reply(LdapMsg::new(id, LdapOp::DelResponse(read_only()))),
+        LdapOp::ModifyDNRequest(_) => {
+            Action::Reply(LdapMsg::new(id, LdapOp::ModifyDNResponse(read_only())))
+        }
+        other => {
+            debug!(?other, "unexpected operation from a client");
+            Action::Reply(DisconnectionNotice::gen_response(
+                LdapResultCode::ProtocolError,
+                "a client sent a server-side operation",
+            ))
+        }
+    }
+}
+
+fn read_only() -> LdapResult {
+    result(
+        LdapResultCode::UnwillingToPerform,
+        "the directory is read-only: it is served from Microsoft Graph",
+    )
+}
+
+async fn bind(conn: &mut Conn, version: i64, dn: &str, cred: LdapBindCred) -> LdapResult {
+    if version != 2 && version != 3 {
+        return result(
+            LdapResultCode::ProtocolError,
+            format!("LDAP version {version} is not supported"),
+        );
+    }
+    let password = match cred {
+        LdapBindCred::Simple(p) => p,
+        LdapBindCred::SASL(s) => {
+            return result(
+                LdapResultCode::AuthMethodNotSupported,
+                format!("SASL mechanism {} is not supported; use a simple bind", s.mechanism),
+            );
+        }
+        LdapBindCred::Unsupported => {
+            return result(
+                LdapResultCode::AuthMethodNotSupported,
+                "only simple binds are supported",
+            );
+        }
+    };
+    conn.identity = Identity::Anonymous;
+    if dn.is_empty() && password.is_empty() {
+        return result(LdapResultCode::Success, "");
+    }
+    if password.is_empty() {
+        // RFC 4513 §5.1.2: an unauthenticated bind (name, no password) is refused.
+        return result(
+            LdapResultCode::UnwillingToPerform,
+            "unauthenticated bind (a name without a password) is not allowed",
+        );
+    }
+    if conn.gw.limits.require_tls_for_bind && !conn.tls {
+        return result(
+            LdapResultCode::ConfidentialityRequired,
+            "a bind with a password needs TLS (LDAPS or StartTLS); see require_tls_for_bind",
+        );
+    }
+    let Some(account) = accounts::find(&conn.gw.accounts, dn) else {
+        info!(name = %dn, "bind refused: unknown account");
+        return result(LdapResultCode::InvalidCredentials, "invalid credentials");
+    };
+    if accounts::verify(account, &password).await {
+        info!(account = %account.dn, "bound");
+        conn.identity = Identity::Account {
+            dn: account.dn.clone(),
+        };
+        result(LdapResultCode::Success, "")
+    } else {
+        info!(account = %account.dn, "bind refused: wrong password");
+        result(LdapResultCode::InvalidCredentials, "invalid credentials")
+    }
+}
+
+fn extended(conn: &mut Conn, id: i32, req: LdapExtendedRequest) -> Action {
+    let reply = |code, msg: &str, name: Option<&str>, value: Option<Vec<u8>>| {
+        Action::Reply(LdapMsg::new(
+            id,
+            LdapOp::ExtendedResponse(LdapExtendedResponse {
+                res: result(code, msg),
+                name: name.map(str::to_string),
+                value,
+            }),
+        ))
+    };
+    match req.name.as_str() {
+        OID_STARTTLS => {
+            if conn.gw.tls.is_none() {
+                reply(
+                    LdapResultCode::Unavailable,
+                    "StartTLS is not available: no [tls] is configured",
+                    Some(OID_STARTTLS),
+                    None,
+                )
+            } else if conn.tls {
+                reply(
+                    LdapResultCode::OperationsError,
+                    "TLS is already active",
+                    Some(OID_STARTTLS),
+                    None,
+                )
+            } else if !conn.ops.is_empty() {
+                reply(
+                    LdapResultCode::OperationsError,
+                    "StartTLS with operations outstanding (RFC 4511 §4.14.1)",
+                    Some(OID_STARTTLS),
+                    None,
+                )
+            } else {
+                Action::StartTls(id)
+            }
+        }
+        OID_WHOAMI => {
+            let authz = match &conn.identity {
+                Identity::Anonymous => String::new(),
+                Identity::Account { dn } => format!("dn:{dn}"),
+            };
+            reply(LdapResultCode::Success, "", None, Some(authz.into_bytes()))
+        }
+        OID_PASSWORD_MODIFY => reply(
+            LdapResultCode::UnwillingToPerform,
+            "passwords are managed in Entra ID",
+            None,
+            None,
+        ),
+        other => reply(
+            LdapResultCode::ProtocolError,
+            &format!("unsupported extended operation {other}"),
+            None,
+            None,
+        ),
+    }
+}
+
+async fn start_tls(
+    conn: &Conn,
+    mut framed: Framed<Transport, SafeCodec>,
+    msgid: i32,
+) -> Option<Framed<Transport, SafeCodec>> {
+    let acceptor = conn.gw.tls.as_ref()?.load_full();
+    let ok = LdapMsg::new(
+        msgid,
+        LdapOp::ExtendedResponse(LdapExtendedResponse {
+            res: result(LdapResultCode::Success, ""),
+            name: Some(OID_STARTTLS.to_string()),
+            value: None,
+        }),
+    );
+    framed.send(ok).await.ok()?;
+    // RFC 4511 §4.14.1: bytes sent after the request and before the TLS handshake would
+    // be plaintext injected into the TLS session; refuse them.
+    if !framed.read_buffer().is_empty() {
+        warn!(peer = %conn.peer, "data after StartTLS before the handshake; closing");
+        return None;
+    }
+    let limits = &conn.gw.limits;
+    let parts = framed.into_parts();
+    let Either::Left(tcp) = parts.io else {
+        return None;
+    };
+    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => Some(Framed::new(
+            Either::Right(tls),
+            SafeCodec::new(limits.max_message_bytes, limits.max_ber_depth),
+        )),
+        Ok(Err(e)) => {
+            info!(error = %e, "StartTLS handshake failed");
+            None
+        }
+        Err(_) => {
+            info!("StartTLS handshake timed out");
+            None
+        }
+    }
+}
+
+fn start_search(conn: &mut Conn, id: i32, req: LdapSearchRequest, ctrls: Vec<ldap3_proto::proto::LdapControl>) {
+    let done = |code, msg: String| {
+        LdapMsg::new(id, LdapOp::SearchResultDone(result(code, msg)))
+    };
+    let depth = filter_depth(&req.filter);
+    if depth > conn.gw.limits.max_filter_depth {
+        let _ = conn.tx.try_send(Out::Msg(done(
+            LdapResultCode::UnwillingToPerform,
+            format!(
+                "the filter is nested {depth} levels deep; the limit is {} (max_filter_depth)",
+                conn.gw.limits.max_filter_depth
+            ),
+        )));
+        return;
+    }
+    if conn.ops.len() >= 32 {
+        let _ = conn.tx.try_send(Out::Msg(done(
+            LdapResultCode::Busy,
+            "too many operations outstanding on this connection".into(),
+        )));
+        return;
+    }
+    let token = CancellationToken::new();
+    conn.ops.insert(id, token.clone());
+    let gw = conn.gw.clone();
+    let identity = conn.identity.clone();
+    let tx = conn.tx.clone();
+    let paged_state = search_op::take_paged_state(&mut conn.paged, &ctrls);
+    let span = info_span!("search", msgid = id, base = %req.base, filter = %short_filter(&req.filter));
+    tokio::spawn(
+        async move {
+            let work = search_op::run(&gw, &identity, id, &req, &ctrls, paged_state, &tx);
+            tokio::select! {
+                _ = token.cancelled() => debug!("abandoned"),
+                _ = work => {}
+            }
+            let _ = tx.send(Out::Done(id)).await;
+        }
+        .instrument(span),
+    );
+}
+
+fn short_filter(f: &LdapFilter) -> String {
+    let s = crate::directory::filter::filter_to_string(f);
+    if s.len() > 200 {
+        format!("{}…", s.chars().take(200).collect::<String>())
+    } else {
+        s
+    }
+}

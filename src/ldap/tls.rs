@@ -1,0 +1,41 @@
+//! TLS for LDAPS and StartTLS with rustls (ring provider): loading the certificate chain
+//! and key, the protocol versions and cipher suites offered. Re-reading on SIGHUP is done
+//! by swapping the acceptor; open connections keep the one they started with.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls::crypto::ring;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
+
+/// Builds an acceptor from PEM files. `min_version` is "1.2" or "1.3".
+///
+/// Cipher suites are rustls' ring defaults: TLS 1.3 AES-128-GCM, AES-256-GCM and
+/// CHACHA20-POLY1305; TLS 1.2 ECDHE-ECDSA/ECDHE-RSA with AES-128-GCM, AES-256-GCM and
+/// CHACHA20-POLY1305. CBC and static-RSA suites are not offered (rustls never does).
+pub fn load_acceptor(cert_file: &Path, key_file: &Path, min_version: &str) -> Result<TlsAcceptor, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
+        .map_err(|e| format!("tls.cert_file {}: {e}", cert_file.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("tls.cert_file {}: {e}", cert_file.display()))?;
+    if certs.is_empty() {
+        return Err(format!("tls.cert_file {}: no certificate found", cert_file.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|e| format!("tls.key_file {}: {e}", key_file.display()))?;
+    let versions: &[&'static rustls::SupportedProtocolVersion] = if min_version == "1.3" {
+        &[&rustls::version::TLS13]
+    } else {
+        &[&rustls::version::TLS13, &rustls::version::TLS12]
+    };
+    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_protocol_versions(versions)
+        .map_err(|e| format!("tls: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("tls: certificate and key do not fit together: {e}"))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
