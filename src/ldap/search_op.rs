@@ -287,17 +287,13 @@ pub async fn run(
             .and_then(|k| k.first())
             .and_then(|k| schema::attribute(&k.attribute));
         let position_of_ge = |assertion: &[u8]| {
-            let Some(attr) = first_key else { return entries.len() };
-            let wanted =
-                crate::directory::matching::ordering_key(attr, &String::from_utf8_lossy(assertion));
+            let Some(attr) = first_key else {
+                return entries.len();
+            };
+            let wanted = String::from_utf8_lossy(assertion);
             entries
                 .iter()
-                .position(|e| {
-                    e.get(attr).is_some_and(|vals| {
-                        vals.iter()
-                            .any(|v| crate::directory::matching::ordering_key(attr, v) >= wanted)
-                    })
-                })
+                .position(|e| order::at_or_after(e, attr, &wanted))
                 .unwrap_or(entries.len())
         };
         match controls::vlv_window(vlv, entries.len(), position_of_ge) {

@@ -120,28 +120,38 @@ async fn run(
             biased;
             out = rx.recv() => {
                 let Some(out) = out else { break };
-                match out {
-                    Out::Msg(m) => {
-                        if framed.send(m).await.is_err() {
-                            break;
-                        }
-                    }
-                    Out::Done(id) => {
-                        conn.ops.remove(&id);
-                        idle_deadline = Instant::now() + idle;
-                        if draining && conn.ops.is_empty() {
-                            break;
-                        }
-                    }
-                    Out::Paged(cookie, state) => {
-                        if conn.paged.len() >= limits.max_paged_searches {
-                            // Bounded state: the oldest search is forgotten first.
-                            if let Some(k) = conn.paged.keys().next().cloned() {
-                                conn.paged.remove(&k);
+                // Feed everything already queued, then flush once.
+                let mut next = Some(out);
+                let mut failed = false;
+                while let Some(out) = next.take() {
+                    match out {
+                        Out::Msg(m) => {
+                            if framed.feed(m).await.is_err() {
+                                failed = true;
+                                break;
                             }
                         }
-                        conn.paged.insert(cookie, state);
+                        Out::Done(id) => {
+                            conn.ops.remove(&id);
+                            idle_deadline = Instant::now() + idle;
+                        }
+                        Out::Paged(cookie, state) => {
+                            if conn.paged.len() >= limits.max_paged_searches
+                                && let Some(k) = conn.paged.keys().next().cloned()
+                            {
+                                // Bounded state: one kept search is forgotten.
+                                conn.paged.remove(&k);
+                            }
+                            conn.paged.insert(cookie, state);
+                        }
                     }
+                    next = rx.try_recv().ok();
+                }
+                if failed || framed.flush().await.is_err() {
+                    break;
+                }
+                if draining && conn.ops.is_empty() {
+                    break;
                 }
             }
             _ = shutdown.cancelled(), if !draining => {
