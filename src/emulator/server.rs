@@ -125,6 +125,16 @@ impl EmulatorHandle {
     }
 }
 
+impl std::fmt::Debug for EmulatorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorHandle")
+            .field("addr", &self.addr)
+            .field("requests", &self.requests())
+            .field("rejections", &self.rejections())
+            .finish()
+    }
+}
+
 impl Drop for EmulatorHandle {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
@@ -307,12 +317,18 @@ fn parse_form(body: &str) -> HashMap<String, String> {
 async fn token_endpoint(
     State(shared): State<Arc<Shared>>,
     Path(tenant): Path<String>,
+    headers: HeaderMap,
     body: String,
 ) -> Response {
     if shared.fault() == Fault::Unavailable {
         return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response();
     }
-    let form = parse_form(&body);
+    let mut form = parse_form(&body);
+    // The client secret may also arrive by HTTP Basic auth (GRAPH.md §7, [doc S27]).
+    if let Some((id, secret)) = basic_credentials(&headers) {
+        form.entry("client_id".into()).or_insert(id);
+        form.entry("client_secret".into()).or_insert(secret);
+    }
     match issue_token(&shared, &tenant, &form) {
         Ok(token) => {
             let lifetime = shared.token_lifetime_secs.load(Ordering::SeqCst);
@@ -340,6 +356,43 @@ async fn token_endpoint(
             json_response(error.status, &body, &trace, "")
         }
     }
+}
+
+/// `Authorization: Basic base64(url-encoded id ":" url-encoded secret)` (RFC 6749 §2.3.1).
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?.trim();
+    let decoded = String::from_utf8(base64_decode(encoded)?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((
+        decode_query_component(id).ok()?,
+        decode_query_component(secret).ok()?,
+    ))
+}
+
+/// Standard base64 (RFC 4648 §4) with optional padding.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut buffer: u32 = 0;
+    let mut bits = 0;
+    for byte in text.bytes().filter(|b| *b != b'=') {
+        let value = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        buffer = (buffer << 6) | u32::from(value);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 fn missing(parameter: &str) -> TokenError {
@@ -1800,6 +1853,84 @@ mod tests {
         handle.reset_stats();
         assert!(handle.request_log().is_empty());
         assert_eq!(handle.requests(), 0);
+        handle.shutdown().await;
+    }
+
+    #[test]
+    fn base64_decodes_rfc4648_vectors() {
+        assert_eq!(base64_decode("Zm9vYmFy").unwrap(), b"foobar");
+        assert_eq!(base64_decode("Zm9vYg==").unwrap(), b"foob");
+        assert_eq!(base64_decode("Zg").unwrap(), b"f");
+        assert!(base64_decode("Zm9v!").is_none());
+    }
+
+    #[tokio::test]
+    async fn basic_auth_sorting_and_count_segment() {
+        let (handle, token) = emulator().await;
+        let path = format!("/{}/oauth2/v2.0/token", crate::emulator::SAMPLE_TENANT_ID);
+        // base64("6731de76-14a6-49ae-97bc-6eba6914391e:emulator-secret-not-for-production")
+        let basic = "Basic NjczMWRlNzYtMTRhNi00OWFlLTk3YmMtNmViYTY5MTQzOTFlOmVtdWxhdG9yLXNlY3JldC1ub3QtZm9yLXByb2R1Y3Rpb24=";
+        let form = format!(
+            "scope={}/.default&grant_type=client_credentials",
+            handle.base_url()
+        );
+        let reply = http(
+            handle.addr,
+            "POST",
+            &path,
+            &[("Authorization", basic)],
+            &form,
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+
+        let reply = get(
+            &handle,
+            &token,
+            "/v1.0/users?$orderby=displayName%20desc&$top=999&$select=displayName",
+            false,
+        )
+        .await;
+        let sorted = names(&reply);
+        assert_eq!(sorted.len(), Tenant::sample().users.len());
+        assert!(
+            sorted
+                .windows(2)
+                .all(|w| w[0].to_lowercase() >= w[1].to_lowercase())
+        );
+
+        let reply = get(
+            &handle,
+            &token,
+            "/v1.0/users/$count?$filter=startsWith(displayName,%27Ann%27)",
+            true,
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let want = Tenant::sample()
+            .users
+            .iter()
+            .filter(|u| {
+                u["displayName"]
+                    .as_str()
+                    .is_some_and(|n| n.to_lowercase().starts_with("ann"))
+            })
+            .count();
+        assert!(want >= 3);
+        assert_eq!(reply.body, want.to_string());
+
+        let reply = get(
+            &handle,
+            &token,
+            "/v1.0/users('conor.o''brien%40example.com')",
+            false,
+        )
+        .await;
+        assert_eq!(reply.status, 404, "a UPN without the quote does not exist");
+        let reply = get(&handle, &token, "/v1.0/contacts?$filter=startsWith(displayName,%27nicole%27)&$select=displayName,phones", false).await;
+        assert_eq!(names(&reply), ["Nicole Wagner"]);
+        assert!(reply.json()["value"][0]["phones"].is_array());
+        assert!(format!("{handle:?}").contains("requests"));
         handle.shutdown().await;
     }
 
