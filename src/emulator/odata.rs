@@ -268,7 +268,13 @@ struct Parser {
     at: usize,
     /// The range variable of the lambda being parsed, if any.
     variable: Option<String>,
+    /// Current nesting of parentheses and `not`, bounded by `MAX_NESTING`.
+    depth: usize,
 }
+
+/// Nesting limit of the emulator's recursive-descent parsers; deeper input is a syntax error
+/// instead of a stack overflow (the 2,048-character URL allows about a thousand levels).
+pub const MAX_NESTING: usize = 64;
 
 type ParseResult<T> = Result<T, usize>;
 
@@ -328,11 +334,18 @@ impl Parser {
     }
 
     fn unary(&mut self) -> ParseResult<Filter> {
-        if self.keyword("not") && !matches!(self.peek_at(1), Tok::Slash) {
-            self.at += 1;
-            return Ok(Filter::Not(Box::new(self.unary()?)));
+        if self.depth >= MAX_NESTING {
+            return Err(self.pos());
         }
-        self.primary()
+        self.depth += 1;
+        let result = if self.keyword("not") && !matches!(self.peek_at(1), Tok::Slash) {
+            self.at += 1;
+            self.unary().map(|inner| Filter::Not(Box::new(inner)))
+        } else {
+            self.primary()
+        };
+        self.depth -= 1;
+        result
     }
 
     fn primary(&mut self) -> ParseResult<Filter> {
@@ -530,6 +543,7 @@ pub fn parse(text: &str) -> Result<Filter, GraphError> {
         tokens,
         at: 0,
         variable: None,
+        depth: 0,
     };
     let filter = parser
         .or_expr()
@@ -1139,6 +1153,37 @@ mod tests {
         assert!(message(&format!("displayName eq '{long}'"), false).contains("120"));
         assert!(checked(&format!("displayName eq '{}'", "x".repeat(120)), false).is_ok());
         assert!(checked(&format!("displayName eq '{long}'"), true).is_ok());
+    }
+
+    #[test]
+    fn deep_nesting_is_a_syntax_error() {
+        let deep = format!("{}displayName eq 'x'{}", "(".repeat(1000), ")".repeat(1000));
+        assert_eq!(parse(&deep).unwrap_err().code, "BadRequest");
+        let nots = format!("{}displayName eq 'x'", "not ".repeat(1000));
+        assert!(parse(&nots).is_err());
+        let fine = format!("{}displayName eq 'x'{}", "(".repeat(20), ")".repeat(20));
+        assert!(parse(&fine).is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn string_literals_round_trip(value in "\\PC{0,40}") {
+            let text = format!("displayName eq '{}'", value.replace('\'', "''"));
+            let parsed = parse(&text).unwrap();
+            proptest::prop_assert_eq!(parsed, Filter::Compare {
+                target: Target::Property("displayName".into()),
+                op: CompareOp::Eq,
+                value: Literal::Text(value),
+            });
+        }
+
+        #[test]
+        fn parser_never_panics(text in "[a-zA-Z()' ,:/$0-9-]{0,80}") {
+            if let Ok(filter) = parse(&text) {
+                let _ = check(&filter, &USERS, true);
+                let _ = matches(&filter, &json!({"displayName": "x"}));
+            }
+        }
     }
 
     #[test]

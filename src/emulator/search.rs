@@ -31,6 +31,7 @@ struct Parser<'a> {
     at: usize,
     text: &'a str,
     resource: &'a Resource,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -88,8 +89,13 @@ impl Parser<'_> {
         self.skip_spaces();
         match self.chars.get(self.at) {
             Some('(') => {
+                if self.depth >= super::odata::MAX_NESTING {
+                    return Err(syntax_error(self.at, self.text));
+                }
                 self.at += 1;
+                self.depth += 1;
                 let inner = self.or_expr()?;
+                self.depth -= 1;
                 self.skip_spaces();
                 if self.chars.get(self.at) != Some(&')') {
                     return Err(syntax_error(self.at, self.text));
@@ -160,6 +166,7 @@ pub fn parse(text: &str, resource: &Resource) -> Result<Search, GraphError> {
         at: 0,
         text,
         resource,
+        depth: 0,
     };
     let search = parser.or_expr()?;
     parser.skip_spaces();
@@ -296,6 +303,25 @@ mod tests {
         assert!(parse(r#""accountEnabled:true""#, &USERS).is_err());
         assert!(parse(r#""phones:425""#, &CONTACTS).is_err());
         assert!(parse(r#""displayName:wa""#, &CONTACTS).is_ok());
+    }
+
+    #[test]
+    fn deep_parentheses_are_refused() {
+        let deep = format!("{}\"displayName:a\"{}", "(".repeat(500), ")".repeat(500));
+        assert!(parse(&deep, &USERS).is_err());
+    }
+
+    proptest::proptest! {
+        /// Any prefix of any word of a value finds the value (word-prefix semantics).
+        #[test]
+        fn word_prefixes_match(value in "[a-zA-Z0-9.' -]{1,30}", pick in 0usize..30, cut in 1usize..30) {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            if !words.is_empty() {
+                let word = words[pick % words.len()];
+                let prefix: String = word.chars().take(cut).collect();
+                proptest::prop_assert!(tokenized_match(&value, &prefix), "{value:?} / {prefix:?}");
+            }
+        }
     }
 
     #[test]
