@@ -735,7 +735,7 @@ impl Checker<'_> {
             for (field, name) in std::iter::once(("dn", &account.dn))
                 .chain(account.names.iter().map(|n| ("names", n)))
             {
-                let folded = name.to_lowercase().replace(' ', "");
+                let folded = fold_bind_name(name);
                 if seen.contains(&folded) {
                     let key = format!("ldap.accounts[{index}].{field}");
                     let line = key_line(self.text, &key);
@@ -1073,6 +1073,19 @@ fn parse_dn(text: &str) -> Result<Vec<(String, String)>, String> {
         rdns.push((attr.to_string(), value.to_string()));
     }
     Ok(rdns)
+}
+
+/// A bind name as binds compare it: a DN by its lower-cased RDNs (so `CN=A, DC=X` equals
+/// `cn=a,dc=x`), any other name lower-cased.
+fn fold_bind_name(name: &str) -> String {
+    match parse_dn(name) {
+        Ok(rdns) => rdns
+            .iter()
+            .map(|(attr, value)| format!("{}={}", attr.to_lowercase(), value.to_lowercase()))
+            .collect::<Vec<_>>()
+            .join(","),
+        Err(_) => name.trim().to_lowercase(),
+    }
 }
 
 /// A PHC string (password-hashing-competition format) for argon2id with parameters the
@@ -2000,5 +2013,11 @@ include_contacts = true
         assert!(parse_dn("dc=x,").is_err());
         assert!(parse_dn("dc=x\\").is_err());
         assert!(parse_dn("2.5.4.3=x").is_ok());
+        assert_eq!(fold_bind_name("CN=A, DC=X"), fold_bind_name("cn=a,dc=x"));
+        assert_ne!(
+            fold_bind_name("cn=John Smith,dc=x"),
+            fold_bind_name("cn=JohnSmith,dc=x")
+        );
+        assert_eq!(fold_bind_name(" Phones@Example.com"), "phones@example.com");
     }
 }
