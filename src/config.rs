@@ -439,9 +439,10 @@ impl Checker<'_> {
             .as_ref()
             .and_then(|s| key_at_offset(self.text, s.start))
             .unwrap_or_default();
-        let last = key.rsplit('.').next().unwrap_or_default();
-        let last = last.split('[').next().unwrap_or_default();
-        let message = if SECRET_KEYS.contains(&last) && !e.message().starts_with("unknown field") {
+        let about_secret = key
+            .split(['.', '['])
+            .any(|segment| SECRET_KEYS.contains(&segment));
+        let message = if about_secret && !e.message().starts_with("unknown field") {
             // serde quotes the offending value ("invalid type: integer `123`"): never a secret's.
             "must be a string".to_string()
         } else {
@@ -1967,6 +1968,51 @@ include_contacts = true
             let e = parse_err(&text);
             assert!(!e.to_string().contains(SECRET), "{e}");
             assert!(!format!("{e:?}").contains(SECRET), "{e:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the secret and wherever the mistake, errors never carry the secret.
+        #[test]
+        fn no_error_ever_quotes_a_secret(
+            secret in "[A-Za-z0-9~._-]{12,40}",
+            mistake in 0usize..6,
+        ) {
+            let ldap = "[ldap]\nbase_dn = \"dc=x\"\n";
+            let head = "[graph]\ntenant_id = \"t\"\nclient_id = \"c\"\n";
+            let text = match mistake {
+                0 => format!("{ldap}{head}client_secret = [\"{secret}\"]\n"),
+                1 => format!("{ldap}{head}client_secret = \"{secret}\"\nclient_secret_file = \"/s\"\n"),
+                2 => format!("{ldap}{head}client_secret = \"{secret}\"\nsize = 1\n"),
+                3 => format!("{ldap}{head}client_secret = \"{secret}\nclient_id = \"x\"\n"),
+                4 => format!("{ldap}[[ldap.accounts]]\ndn = \"cn=a\"\npassword_hash = \"$argon2id${secret}\"\n{head}client_secret = \"{secret}\"\n"),
+                _ => format!("{ldap}[[ldap.accounts]]\ndn = \"cn=a\"\npassword_hash = [\"{secret}\"]\n{head}"),
+            };
+            let e = Config::parse(&text, "c").unwrap_err();
+            proptest::prop_assert!(!e.to_string().contains(&secret), "{}", e);
+            let debug = format!("{e:?}");
+            proptest::prop_assert!(!debug.contains(&secret));
+        }
+
+        /// The reported line follows the key wherever comments and blank lines move it.
+        #[test]
+        fn reported_line_follows_the_key(padding in proptest::collection::vec(0usize..3, 0..20)) {
+            let mut text = String::from("[ldap]\nbase_dn = \"dc=x\"\n");
+            for p in &padding {
+                text.push_str(["\n", "# comment\n", "allow_anonymous = true # again\n"][*p]);
+            }
+            // `allow_anonymous` may appear only once; drop repeats to keep the TOML valid.
+            let mut seen = false;
+            let mut text: String = text
+                .lines()
+                .filter(|l| !l.starts_with("allow_anonymous") || !std::mem::replace(&mut seen, true))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            text.push_str("size_limit = 0\n");
+            text.push_str(GRAPH);
+            let e = Config::parse(&text, "c").unwrap_err();
+            proptest::prop_assert_eq!(e.key.as_str(), "ldap.size_limit");
+            proptest::prop_assert_eq!(e.line, Some(line_containing(&text, "size_limit = 0")));
         }
     }
 
