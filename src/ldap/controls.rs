@@ -116,7 +116,10 @@ pub enum SortResultCode {
 }
 
 /// virtualListViewResult of the VLV response (draft-ietf-ldapext-ldapv3-vlv-09 §6.2). The
-/// draft's list gives protocolError as 3, a typo: the values are those of RFC 4511.
+/// draft's list gives protocolError as 3, a typo: the values are those of RFC 4511. Active
+/// Directory uses the draft's 60 and 61; OpenLDAP 2.5's sssvlv sends 76 and 77 instead
+/// (its own LDAP_VLV_SSS_MISSING/LDAP_VLV_RANGE_ERROR), which its ldapsearch prints as
+/// "Unknown error": the draft's values are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VlvResultCode {
     Success = 0,
@@ -711,6 +714,14 @@ fn saturating_u32(count: usize) -> u32 {
 /// The window is then `before` entries before the target, the target, and `after` entries
 /// after it, cut at both ends of the list (§5: "the requested range crosses the beginning or
 /// end of the list"). On `Err(code)` answer with [`vlv_failure`].
+///
+/// Checked against slapd 2.5 with sssvlv on ten entries: the same windows and positions
+/// (1/2/3/0, 0/0/0/0, 1/0/0/0, 0/3/1/500, 1/5/9/0, 2/5:zz, 1/1:s035; 0/0/11/0, 0/0/11/10
+/// and 0/0/6/5 refused). Where slapd departs from the draft this follows the draft: it
+/// truncates Si instead of rounding (0/0/2/3 is its entry 6, here 7), answers offset 0 with
+/// a non-zero count with the first entry at position 0, reports position 0 rather than
+/// n + 1 for greaterThanOrEqual over an empty list, and (below) an empty list with any
+/// offset is not an error there, so `ldapsearch -E vlv=...` loops over it forever.
 pub fn vlv_window(
     req: &VlvRequest,
     n: usize,
@@ -1327,6 +1338,53 @@ mod tests {
                 (w.start, w.end, w.target_position)
             });
             assert_eq!(got, expected, "{before}/{after}/{offset}/{count} over {n}");
+        }
+    }
+
+    #[test]
+    fn windows_match_slapd_with_sssvlv_on_ten_entries() {
+        // slapd 2.5.13 (sssvlv overlay, sort on sn:2.5.13.3) over sn = s01..s10, asked with
+        // `ldapsearch -E sss=sn:2.5.13.3 -E vlv=...`: entries returned and vlvResult pos.
+        let names: Vec<String> = (1..=10).map(|i| format!("s{i:02}")).collect();
+        let position_of_ge = |assertion: &[u8]| {
+            let assertion = String::from_utf8_lossy(assertion).into_owned();
+            names
+                .iter()
+                .position(|name| *name >= assertion)
+                .unwrap_or(names.len())
+        };
+        let ge = |before, after, value: &str| VlvRequest {
+            before,
+            after,
+            target: VlvTarget::GreaterOrEqual(value.as_bytes().to_vec()),
+            context_id: None,
+        };
+        let cases = [
+            (offset_request(1, 2, 3, 0), Ok((1, 5, 3))),
+            (offset_request(0, 0, 0, 0), Ok((9, 10, 10))),
+            (offset_request(1, 0, 0, 0), Ok((8, 10, 10))),
+            (offset_request(0, 3, 1, 500), Ok((0, 4, 1))),
+            (offset_request(2, 1, 1, 0), Ok((0, 2, 1))),
+            (offset_request(1, 5, 9, 0), Ok((7, 10, 9))),
+            (
+                offset_request(0, 0, 11, 0),
+                Err(VlvResultCode::OffsetRangeError),
+            ),
+            (
+                offset_request(0, 0, 11, 10),
+                Err(VlvResultCode::OffsetRangeError),
+            ),
+            (
+                offset_request(0, 0, 6, 5),
+                Err(VlvResultCode::OffsetRangeError),
+            ),
+            (ge(2, 5, "zz"), Ok((8, 10, 11))),
+            (ge(1, 1, "s035"), Ok((2, 5, 4))),
+        ];
+        for (request, expected) in cases {
+            let got = vlv_window(&request, names.len(), position_of_ge)
+                .map(|w| (w.start, w.end, w.target_position));
+            assert_eq!(got, expected, "{request:?}");
         }
     }
 
