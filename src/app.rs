@@ -20,7 +20,7 @@ use crate::ldap::accounts::{AccountSecret, BindAccount};
 use crate::ldap::server::{self, EdgeLimits, Gateway, RunningServer};
 use crate::ldap::tls;
 use crate::search::{Directory, SearchSettings};
-use crate::translate::pushdown::explain_plan;
+use crate::translate::explain_plan;
 
 /// Builds the Graph client settings from `[graph]`.
 pub fn graph_settings(cfg: &Config) -> GraphSettings {
@@ -144,21 +144,21 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     let (gw, running) = start(&cfg).await?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     info!("ready");
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
             _ = hup.recv() => {
-                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
                 reload_tls(&cfg, &gw);
-                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
             }
         }
     }
     info!("shutting down; letting in-flight operations finish");
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     running
         .shutdown(Duration::from_secs(cfg.ldap.time_limit_secs + 5))
         .await;

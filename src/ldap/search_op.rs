@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use ldap3_proto::LdapResultCode;
 use ldap3_proto::proto::{
-    LdapCompareRequest, LdapControl, LdapFilter, LdapMsg, LdapOp, LdapResult, LdapSearchRequest,
+    LdapCompareRequest, LdapFilter, LdapMsg, LdapOp, LdapResult, LdapSearchRequest,
     LdapSearchScope,
 };
+use ldap3_proto::control::LdapControl;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -264,23 +265,15 @@ pub async fn run(
     }
 
     // Virtual list view: a window of the sorted list (draft-ietf-ldapext-ldapv3-vlv-09).
+    if let Some(refusal) = controls::vlv_refusal(&rc) {
+        finish(
+            error_result(refusal.error),
+            refusal.response_control.into_iter().collect(),
+        )
+        .await;
+        return;
+    }
     if let Some(vlv) = &rc.vlv {
-        if rc.sort.is_none() {
-            finish(
-                done(
-                    LdapResultCode::SortControlMissing,
-                    "virtual list view needs a server-side sort control",
-                ),
-                vec![controls::vlv_response(
-                    0,
-                    0,
-                    controls::VlvResultCode::SortControlMissing,
-                    None,
-                )],
-            )
-            .await;
-            return;
-        }
         let first_key = rc
             .sort
             .as_ref()
@@ -318,13 +311,10 @@ pub async fn run(
                 finish(done(LdapResultCode::Success, ""), ctrl).await;
             }
             Err(code) => {
+                let refusal = controls::vlv_failure(code, entries.len());
                 let mut ctrl = sort_ctrl;
-                ctrl.push(controls::vlv_response(0, entries.len() as u32, code, None));
-                finish(
-                    done(LdapResultCode::VirtualListViewError, "virtual list view error"),
-                    ctrl,
-                )
-                .await;
+                ctrl.extend(refusal.response_control);
+                finish(error_result(refusal.error), ctrl).await;
             }
         }
         return;

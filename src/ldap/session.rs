@@ -491,7 +491,7 @@ async fn start_tls(
     }
 }
 
-fn start_search(conn: &mut Conn, id: i32, req: LdapSearchRequest, ctrls: Vec<ldap3_proto::proto::LdapControl>) {
+fn start_search(conn: &mut Conn, id: i32, req: LdapSearchRequest, ctrls: Vec<ldap3_proto::control::LdapControl>) {
     let done = |code, msg: String| {
         LdapMsg::new(id, LdapOp::SearchResultDone(result(code, msg)))
     };

@@ -21,7 +21,7 @@ use crate::directory::schema;
 use crate::directory::tree::{Target, Tree};
 use crate::error::LdapError;
 use crate::graph::{GraphClient, GraphError};
-use crate::translate::pushdown::{TranslateContext, plan_collection};
+use crate::translate::{TranslateContext, plan_collection};
 use crate::translate::{GraphQuery, PushdownPlan};
 
 /// Settings the executor needs, taken from the configuration.
@@ -199,7 +199,7 @@ impl Directory {
 
     /// Runs a search: the matching entries in CONTRACT §8 order.
     pub async fn search(&self, p: &SearchParams<'_>) -> Result<SearchOutput, LdapError> {
-        let (fixed, collections) = self.coverage(p.base, p.scope)?;
+        let (fixed, collections) = self.coverage(p.base, p.scope.clone())?;
         let leaf_scope = matches!(
             p.scope,
             LdapSearchScope::OneLevel | LdapSearchScope::Children
