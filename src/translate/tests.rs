@@ -373,6 +373,55 @@ fn client_filters_become_expected_requests() {
 }
 
 #[test]
+fn decoded_request_has_select_top_and_no_headers_by_default() {
+    let plan = plan_with("(|(cn=jo*)(sn=jo*))", Collection::Users, None, &DEFAULTS);
+    let q = &plan.queries[0];
+    assert_eq!(
+        q.display_decoded(),
+        "GET /v1.0/users?$filter=(accountEnabled eq true) and (startsWith(displayName,'jo') or \
+         startsWith(surname,'jo'))&$select=id,userPrincipalName,displayName,givenName,surname,mail,\
+         businessPhones,mobilePhone,faxNumber,jobTitle,department,companyName,officeLocation,\
+         streetAddress,city,state,postalCode,country,employeeId,preferredLanguage,\
+         onPremisesSamAccountName,mailNickname&$top=999"
+    );
+    assert!(q.headers().is_empty());
+}
+
+#[test]
+fn negated_approximation_is_neither_pushed_nor_reported() {
+    let plan = plan_with("(&(sn=a*)(!(cn=*jo*)))", Collection::Users, None, &DEFAULTS);
+    assert_eq!(
+        filters(&plan),
+        vec!["(accountEnabled eq true) and (startsWith(surname,'a'))"]
+    );
+    assert!(plan.queries[0].search.is_none());
+    assert!(plan.approximations.is_empty(), "{:?}", plan.approximations);
+    assert_eq!(plan.dropped.len(), 1, "{:?}", plan.dropped);
+}
+
+#[test]
+fn text_values_are_used_only_in_normal_form() {
+    use super::pushdown::{TextForm, text_form};
+    assert_eq!(text_form("Ann Lee"), TextForm::Whole("Ann Lee".into()));
+    assert_eq!(text_form(" Ann Lee"), TextForm::Prefix("Ann".into()));
+    assert_eq!(text_form("Ann Lee "), TextForm::Prefix("Ann".into()));
+    assert_eq!(text_form("Jo\u{AD}hn"), TextForm::Prefix("Jo".into()));
+    assert_eq!(
+        text_form("Ren\u{e9}e"),
+        TextForm::Whole("Ren\u{e9}e".into())
+    );
+    // NFD input is compared in NFC, as OpenLDAP treats both alike.
+    assert_eq!(
+        text_form("Rene\u{301}e"),
+        TextForm::Whole("Ren\u{e9}e".into())
+    );
+    // The ligature folds under NFKC (RFC 4518 §2.2): only the part before it is safe.
+    assert_eq!(text_form("Gra\u{fb01}n"), TextForm::Prefix("Gra".into()));
+    assert_eq!(text_form("  "), TextForm::Unusable);
+    assert_eq!(text_form("\u{200b}x"), TextForm::Unusable);
+}
+
+#[test]
 fn caller_id_uses_variants_within_two_requests() {
     // Yealink number filter on an incoming call (CLIENTS.md §1).
     let filter = "(|(telephoneNumber=+14255550100)(mobile=+14255550100)(ipPhone=+14255550100))";
