@@ -350,7 +350,7 @@ fn item(
                 // RFC 4519: e.g. facsimileTelephoneNumber has no equality rule → Undefined.
                 return Translated::constant(false);
             }
-            or(
+            any_source(
                 sources
                     .iter()
                     .map(|s| equality_on_source(at, s, value, c, ctx, &label))
@@ -362,7 +362,7 @@ fn item(
             if at.substrings == Substrings::None {
                 return Translated::constant(false);
             }
-            or(
+            any_source(
                 sources
                     .iter()
                     .map(|s| substring_on_source(at, s, sub, c, ctx, &label))
@@ -382,6 +382,16 @@ fn item(
         Item::Approx => Translated::drop(&label, "approximate match is checked locally"),
         Item::Extensible => Translated::drop(&label, "extensible match is checked locally"),
     }
+}
+
+/// The values come from any of the sources: OR, without a second note for one source.
+fn any_source(mut per_source: Vec<Translated>, label: &str) -> Translated {
+    if per_source.len() == 1
+        && let Some(only) = per_source.pop()
+    {
+        return only;
+    }
+    or(per_source, label)
 }
 
 /// The sources of `at` and of every mapped subtype (a filter on `name` also matches `cn`).

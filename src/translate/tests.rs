@@ -1145,7 +1145,7 @@ proptest! {
     #[test]
     fn approximate_plans_stay_valid(
         f in ldap_filter(),
-        number in "\\+?[0-9 ()-]{4,16}",
+        number in "\\+?[0-9][0-9 ()-]{3,15}",
         extra in prop::collection::vec("[0-9 +()-]{4,24}", 0..40),
         c in prop::sample::select(&[Collection::Users, Collection::Contacts][..]),
     ) {
