@@ -350,17 +350,19 @@ fn pack(
                 .map(|f| (Some(f), search.clone()))
                 .collect();
         }
-        let least_likely = disjuncts
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| variant_rank(d).is_some())
-            .max_by_key(|(i, d)| (rank(d), *i))
-            .map(|(i, _)| i);
-        if let Some(i) = least_likely {
-            disjuncts.remove(i);
+        // The least likely spelling goes, for every phone property at once.
+        let least_likely = disjuncts.iter().filter_map(variant_rank).max();
+        if let Some(worst) = least_likely {
+            disjuncts.retain(|d| variant_rank(d) != Some(worst));
             let mut parts = rest.clone();
-            parts.push(Expr::or(disjuncts));
-            filter = Some(Expr::and(parts));
+            if disjuncts.is_empty() {
+                dropped.push(format!(
+                    "no phone spelling fits a request of at most {MAX_URL_CHARS} characters: checked locally"
+                ));
+            } else {
+                parts.push(Expr::or(disjuncts));
+            }
+            filter = (!parts.is_empty()).then(|| Expr::and(parts));
         } else {
             dropped.push(format!(
                 "an OR of {} clauses would need more than {budget} request(s) of at most {MAX_URL_CHARS} characters: checked locally",

@@ -457,6 +457,42 @@ fn caller_id_uses_variants_within_two_requests() {
 }
 
 #[test]
+fn too_many_spellings_are_trimmed_least_likely_first() {
+    let mapping = contract_mapping();
+    let many = |_: &str| {
+        (0..100)
+            .map(|i| format!("+1 425 555 {i:04}"))
+            .collect::<Vec<_>>()
+    };
+    let ctx = TranslateContext {
+        mapping: &mapping,
+        user_filter: "accountEnabled eq true",
+        strict_substrings: false,
+        phone_e164: true,
+        phone_variants: &many,
+        page_size: 999,
+    };
+    let f = parse_ldap_filter_str("(|(telephoneNumber=+14255550000)(mobile=+14255550000))")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let plan = plan_collection(&f, Collection::Users, None, &ctx);
+    assert_eq!(plan.queries.len(), 2, "{}", explain_plan(&plan));
+    assert!(plan.queries.iter().all(url_fits));
+    let all = filters(&plan).join(" ");
+    assert!(all.contains("'+14255550000'") && all.contains("'+1 425 555 0000'"));
+    assert!(
+        !all.contains("'+1 425 555 0099'"),
+        "least likely spelling sent"
+    );
+    assert!(
+        plan.approximations
+            .iter()
+            .all(|a| a.contains(" of 101 spellings")),
+        "{:?}",
+        plan.approximations
+    );
+}
+
+#[test]
 fn rfc4517_phone_equality_is_left_local() {
     let s = Settings {
         e164: false,
