@@ -19,16 +19,20 @@ pub enum Tri {
     Undefined,
 }
 
-impl Tri {
+impl std::ops::Not for Tri {
+    type Output = Tri;
+
     /// NOT: TRUE and FALSE swap, Undefined stays Undefined.
-    pub fn not(self) -> Tri {
+    fn not(self) -> Tri {
         match self {
             Tri::True => Tri::False,
             Tri::False => Tri::True,
             Tri::Undefined => Tri::Undefined,
         }
     }
+}
 
+impl Tri {
     fn from_bool(b: bool) -> Tri {
         if b { Tri::True } else { Tri::False }
     }
@@ -94,7 +98,7 @@ pub fn evaluate(f: &LdapFilter, e: &Entry, ctx: &MatchContext<'_>) -> Tri {
             }
             result
         }
-        LdapFilter::Not(inner) => evaluate(inner, e, ctx).not(),
+        LdapFilter::Not(inner) => !evaluate(inner, e, ctx),
         LdapFilter::Present(attr) => match describe(attr) {
             Described::Known(at) => Tri::from_bool(e.get(at).is_some()),
             _ => Tri::False,
@@ -382,8 +386,11 @@ fn extensible(mra: &LdapMatchingRuleAssertion, e: &Entry, ctx: &MatchContext<'_>
             }
         }
     }
-    if mra.dn_attributes && result != Tri::True {
-        if let Ok(rdns) = tree::parse_dn(&e.dn) {
+    if mra.dn_attributes
+        && result != Tri::True
+        && let Ok(rdns) = tree::parse_dn(&e.dn)
+    {
+        {
             for ava in rdns.iter().flatten() {
                 let Some(ava_type) = schema::attribute(&ava.attr) else {
                     continue;
@@ -489,7 +496,8 @@ pub fn filter_to_string(f: &LdapFilter) -> String {
 }
 
 /// Parses an RFC 4515 string filter, with `\xx` escapes decoded as UTF-8 (and the
-/// RFC 2254 forms `\*`, `\(`, `\)`, `\\` accepted). A filter without the outer
+/// RFC 2254 forms `\*`, `\(`, `\)`, `\\` accepted, and balanced unescaped parentheses
+/// inside a value, as libldap does). A filter without the outer
 /// parentheses (`cn=x`) is accepted, as ldapsearch does; spaces between the items of a
 /// list are ignored. Nesting is limited to 256 levels.
 pub fn parse_filter(s: &str) -> Result<LdapFilter, String> {
@@ -728,6 +736,9 @@ impl FilterParser {
     fn value_tokens(&mut self) -> Result<Vec<Token>, String> {
         let mut tokens = Vec::new();
         let mut bytes: Vec<u8> = Vec::new();
+        // libldap tolerates balanced parentheses in a value (`(tel=+1 (425) 555-0100)`,
+        // as phones fill templates); an unbalanced one ends or breaks the filter.
+        let mut open_parens = 0usize;
         let flush = |bytes: &mut Vec<u8>, tokens: &mut Vec<Token>| -> Result<(), String> {
             if !bytes.is_empty() {
                 let text = String::from_utf8(std::mem::take(bytes))
@@ -739,12 +750,15 @@ impl FilterParser {
         loop {
             match self.peek() {
                 None => return Err("missing ')' at the end of the filter".into()),
-                Some(')') => break,
-                Some('(') => {
-                    return Err(format!(
-                        "unescaped '(' in a value at character {}",
-                        self.pos + 1
-                    ));
+                Some(')') if open_parens == 0 => break,
+                Some(c @ ('(' | ')')) => {
+                    if c == '(' {
+                        open_parens += 1;
+                    } else {
+                        open_parens -= 1;
+                    }
+                    bytes.push(c as u8);
+                    self.pos += 1;
                 }
                 Some('*') => {
                     flush(&mut bytes, &mut tokens)?;
@@ -1218,7 +1232,7 @@ mod tests {
             let e = user();
             let direct = evaluate(&f, &e, &ctx);
             let negated = evaluate(&LdapFilter::Not(Box::new(f.clone())), &e, &ctx);
-            prop_assert_eq!(negated, direct.not());
+            prop_assert_eq!(negated, !direct);
             let double = evaluate(&LdapFilter::Not(Box::new(LdapFilter::Not(Box::new(f)))), &e, &ctx);
             prop_assert_eq!(double, direct);
         }
@@ -1231,7 +1245,7 @@ mod tests {
             let not = |f: LdapFilter| LdapFilter::Not(Box::new(f));
             let and = evaluate(&LdapFilter::And(vec![a.clone(), b.clone()]), &e, &ctx);
             let or_of_nots = evaluate(&LdapFilter::Or(vec![not(a), not(b)]), &e, &ctx);
-            prop_assert_eq!(and.not(), or_of_nots);
+            prop_assert_eq!(!and, or_of_nots);
         }
 
         #[test]

@@ -1129,7 +1129,7 @@ fn assertion_syntax(rule: &str, attribute_syntax: &'static str) -> &'static str 
 
 /// The `cn=Subschema` subentry (RFC 4512 §4.2): every attribute type, object class,
 /// matching rule and syntax the gateway serves (python-ldap3 rejects names missing here,
-/// CONTRACT §8). Its own operational attributes are left to the caller.
+/// CONTRACT §8), with its own operational attributes (CONTRACT §4).
 pub fn subschema_entry() -> super::entry::Entry {
     let mut entry = super::entry::Entry::new("cn=Subschema");
     let add = |entry: &mut super::entry::Entry, name: &str, values: Vec<String>| {
@@ -1144,6 +1144,9 @@ pub fn subschema_entry() -> super::entry::Entry {
     );
     add(&mut entry, "cn", vec!["Subschema".into()]);
     add(&mut entry, "structuralObjectClass", vec!["subentry".into()]);
+    add(&mut entry, "entryDN", vec!["cn=Subschema".into()]);
+    add(&mut entry, "hasSubordinates", vec!["FALSE".into()]);
+    add(&mut entry, "subschemaSubentry", vec!["cn=Subschema".into()]);
     add(
         &mut entry,
         "ldapSyntaxes",
