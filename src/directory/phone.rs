@@ -37,6 +37,11 @@ impl PhoneRules {
         Ok(PhoneRules { mode, region })
     }
 
+    /// `phone::digits` as an associated function, for callers holding the rules.
+    pub fn digits(v: &str) -> String {
+        digits(v)
+    }
+
     /// The default region's code, e.g. "US".
     pub fn region(&self) -> &str {
         self.region.as_ref()
@@ -352,5 +357,31 @@ mod tests {
     fn unparsable_gives_no_variants() {
         assert!(us().spelling_variants("hello").is_empty());
         assert!(us().spelling_variants("12").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod variant_shapes {
+    use super::*;
+
+    #[test]
+    fn extension_never_leaks_and_other_regions_work() {
+        let us = PhoneRules::new(PhoneMatch::E164, "US").unwrap();
+        let v = us.spelling_variants("+1 425 555 0100 ext. 12");
+        assert!(!v.is_empty());
+        assert!(
+            v.iter().all(|s| !s.contains("12 ") && !s.ends_with("12")),
+            "{v:?}"
+        );
+        let gb = PhoneRules::new(PhoneMatch::E164, "GB").unwrap();
+        let v = gb.spelling_variants("020 7946 0018");
+        assert_eq!(v[0], "+442079460018");
+        assert!(v.contains(&"+44 20 7946 0018".to_string()), "{v:?}");
+        assert!(v.contains(&"020 7946 0018".to_string()), "{v:?}");
+        assert!(v.contains(&"+44 (0)20 7946 0018".to_string()), "{v:?}");
+        let fr = PhoneRules::new(PhoneMatch::E164, "FR").unwrap();
+        let v = fr.spelling_variants("01 23 45 67 89");
+        assert!(v.contains(&"+33 1 23 45 67 89".to_string()), "{v:?}");
+        assert!(v.len() <= MAX_SPELLING_VARIANTS);
     }
 }
