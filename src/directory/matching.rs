@@ -944,3 +944,58 @@ mod tests {
         assert!(!assertion_is_valid(Equality::None, "x"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use unicode_normalization::UnicodeNormalization;
+
+    proptest! {
+        #[test]
+        fn case_ignore_key_is_idempotent(s in "\\PC{0,12}") {
+            let once = case_ignore_key(&s);
+            prop_assert_eq!(case_ignore_key(&once), once);
+        }
+
+        #[test]
+        fn nfc_and_nfd_spellings_match(s in "[a-zA-ZàáâäçèéêëñöøüÀÉÑÖÜßẞ ]{0,12}") {
+            let nfc: String = s.nfc().collect();
+            let nfd: String = s.nfd().collect();
+            prop_assert_eq!(equality_match(Equality::CaseIgnore, &nfc, &nfd), Some(true));
+            prop_assert_eq!(
+                equality_match(Equality::CaseIgnore, &nfc.to_uppercase().replace("SS", "ß"), &nfd),
+                equality_match(Equality::CaseIgnore, &nfc.to_uppercase().replace("SS", "ß"), &nfc)
+            );
+        }
+
+        #[test]
+        fn spaces_and_hyphens_never_matter_for_phones(digits in "[0-9]{3,12}", cuts in proptest::collection::vec(0usize..12, 0..4)) {
+            let mut spelled = digits.clone();
+            for (i, cut) in cuts.iter().enumerate() {
+                let at = (*cut).min(spelled.len());
+                spelled.insert(at, if i % 2 == 0 { ' ' } else { '-' });
+            }
+            prop_assert_eq!(equality_match(Equality::TelephoneNumber, &spelled, &digits), Some(true));
+        }
+
+        #[test]
+        fn a_value_matches_its_own_pieces(v in "[a-z]{3,15}", a in 0usize..5, b in 0usize..5) {
+            let (first, rest) = v.split_at(a.min(v.len()));
+            let (middle, last) = rest.split_at(b.min(rest.len()));
+            let assertion = SubstringAssertion {
+                initial: Some(first),
+                any: vec![middle],
+                final_: Some(last),
+            };
+            prop_assert_eq!(substrings_match(Substrings::CaseIgnore, &v.to_uppercase(), &assertion), Some(true));
+        }
+
+        #[test]
+        fn ordering_agrees_with_equality(a in "[a-zA-Z ]{0,8}", b in "[a-zA-Z ]{0,8}") {
+            let equal = equality_match(Equality::CaseIgnore, &a, &b) == Some(true);
+            let same = ordering_compare(Ordering::CaseIgnore, &a, &b) == Some(CmpOrdering::Equal);
+            prop_assert_eq!(equal, same);
+        }
+    }
+}
