@@ -868,6 +868,8 @@ mod tests {
         assert_eq!(eval("(title=straße\\2achef)"), Tri::True);
         assert_eq!(eval("(title=strasse\\2achef)"), Tri::False);
         assert_eq!(eval("(homePhone=123)"), Tri::False);
+        assert_eq!(eval("(cn=)"), Tri::Undefined);
+        assert_eq!(eval("(sn>=)"), Tri::Undefined);
         assert_eq!(eval("(bogus=1)"), Tri::Undefined);
         assert_eq!(eval("(cn;lang-de=john smith)"), Tri::False);
         // facsimileTelephoneNumber has no equality rule
