@@ -496,8 +496,8 @@ pub fn filter_to_string(f: &LdapFilter) -> String {
 }
 
 /// Parses an RFC 4515 string filter, with `\xx` escapes decoded as UTF-8 (and the
-/// RFC 2254 forms `\*`, `\(`, `\)`, `\\` accepted, and balanced unescaped parentheses
-/// inside a value, as libldap does). A filter without the outer
+/// RFC 2254 forms `\*`, `\(`, `\)`, `\\` accepted, and, more lenient than libldap, balanced
+/// unescaped parentheses inside a value). A filter without the outer
 /// parentheses (`cn=x`) is accepted, as ldapsearch does; spaces between the items of a
 /// list are ignored. Nesting is limited to 256 levels.
 pub fn parse_filter(s: &str) -> Result<LdapFilter, String> {
@@ -736,8 +736,8 @@ impl FilterParser {
     fn value_tokens(&mut self) -> Result<Vec<Token>, String> {
         let mut tokens = Vec::new();
         let mut bytes: Vec<u8> = Vec::new();
-        // libldap tolerates balanced parentheses in a value (`(tel=+1 (425) 555-0100)`,
-        // as phones fill templates); an unbalanced one ends or breaks the filter.
+        // Balanced parentheses are accepted in a value (`(tel=+1 (425) 555-0100)`, as
+        // admins type numbers; libldap rejects them); an unbalanced one ends the filter.
         let mut open_parens = 0usize;
         let flush = |bytes: &mut Vec<u8>, tokens: &mut Vec<Token>| -> Result<(), String> {
             if !bytes.is_empty() {

@@ -7,7 +7,7 @@
 //!   and recomposed (NFKC of the lowercase), so NFC and NFD spellings match and `ß` stays
 //!   `ß` (no full case folding to `ss`);
 //! - insignificant space: a value loses leading and trailing spaces and inner runs
-//!   collapse to one space (space, TAB and LF count as space). Substring pieces follow
+//!   collapse to one space (only U+0020 counts, as in slapd). Substring pieces follow
 //!   slapd's `UTF8StringNormalize`: `initial` keeps one trailing space, `any` and `final`
 //!   keep one leading space; a value of spaces only becomes a single space;
 //! - an assertion value that is invalid for the rule's syntax makes the item Undefined
@@ -43,8 +43,10 @@ enum Preparation {
     Numeric,
 }
 
+/// Only U+0020 is insignificant: slapd keeps a TAB as a significant character
+/// (checked against slapd 2.5: `a<TAB>b` matches `(x=a\09b)`, not `(x=a b)`).
 fn is_space(c: char) -> bool {
-    c == ' ' || c == '\t' || c == '\n'
+    c == ' '
 }
 
 /// Insignificant-space handling of slapd's `UTF8StringNormalize`/`IA5StringNormalize`.
@@ -81,6 +83,11 @@ fn squeeze_spaces(s: &str, position: Position) -> String {
 /// Simple (one-to-one) lowercase mapping of a code point, like liblunicode's `uctolower`:
 /// `ß` stays `ß`, `İ` becomes `i`.
 fn simple_lowercase(c: char) -> char {
+    // liblunicode's tables predate Unicode 5.1: capital sharp s (U+1E9E) has no
+    // lowercase there, so `ẞ` does not match `ß` in slapd 2.5 (checked).
+    if c == '\u{1e9e}' {
+        return c;
+    }
     let mut lower = c.to_lowercase();
     match (lower.next(), lower.next()) {
         (Some(l), None) => l,
@@ -98,11 +105,17 @@ fn unicode_prepare(s: &str, fold_case: bool) -> String {
             s.to_string()
         };
     }
-    let decomposed = s.nfkd();
     if fold_case {
-        decomposed.map(simple_lowercase).nfc().collect()
+        // Lowercase before decomposing (slapd matches `İstanbul` to `istanbul`, not to
+        // `i\u{307}stanbul`), and again after, for compatibility forms such as `Ⅰ`.
+        s.chars()
+            .map(simple_lowercase)
+            .nfkd()
+            .map(simple_lowercase)
+            .nfc()
+            .collect()
     } else {
-        decomposed.nfc().collect()
+        s.nfkd().nfc().collect()
     }
 }
 
@@ -688,7 +701,13 @@ mod tests {
         );
         // ß is not folded to ss (OpenLDAP), but ẞ lowercases to ß
         assert_eq!(eq(Equality::CaseIgnore, "Straße", "STRASSE"), Some(false));
-        assert_eq!(eq(Equality::CaseIgnore, "Straße", "STRAẞE"), Some(true));
+        // ẞ has no lowercase in slapd's Unicode tables (checked against slapd 2.5)
+        assert_eq!(eq(Equality::CaseIgnore, "Straße", "STRAẞE"), Some(false));
+        assert_eq!(eq(Equality::CaseIgnore, "İstanbul", "istanbul"), Some(true));
+        assert_eq!(
+            eq(Equality::CaseIgnore, "İstanbul", "i\u{307}stanbul"),
+            Some(false)
+        );
         // compatibility forms (NFKC): the fi ligature
         assert_eq!(eq(Equality::CaseIgnore, "\u{fb01}sh", "fish"), Some(true));
         assert_eq!(eq(Equality::CaseIgnore, "Müller", "Muller"), Some(false));
@@ -713,6 +732,10 @@ mod tests {
         );
         assert_eq!(
             eq(Equality::CaseIgnore, "John\tSmith", "john smith"),
+            Some(false)
+        );
+        assert_eq!(
+            eq(Equality::CaseIgnore, "John\tSmith", "john\tsmith"),
             Some(true)
         );
         assert_eq!(
@@ -869,6 +892,37 @@ mod tests {
                 "cn"
             ),
             Some(true)
+        );
+    }
+
+    /// Filters answered by slapd 2.5.13 (core, cosine, inetorgperson and
+    /// `openldap_schema()`) on `cn: John  Smith`; the gateway must agree.
+    #[test]
+    fn agrees_with_slapd_on_substring_spaces() {
+        let ci = Substrings::CaseIgnore;
+        let v = "John  Smith";
+        assert_eq!(sub(ci, v, Some("john "), &[], None), Some(true));
+        assert_eq!(sub(ci, v, Some("johns"), &[], None), Some(false));
+        assert_eq!(sub(ci, v, None, &[], Some(" smith")), Some(true));
+        assert_eq!(sub(ci, v, None, &["n s"], None), Some(true));
+        assert_eq!(sub(ci, v, None, &[" smi"], None), Some(true));
+        assert_eq!(sub(ci, v, Some("john  "), &[], None), Some(true));
+        assert_eq!(sub(ci, v, None, &["hn  "], None), Some(true));
+        assert_eq!(
+            eq(Equality::CaseIgnore, "\u{fb01}sh Straße", "fish strasse"),
+            Some(false)
+        );
+        assert_eq!(
+            eq(Equality::CaseIgnore, "\u{fb01}sh Straße", "FISH STRAßE"),
+            Some(true)
+        );
+        assert_eq!(
+            approx_match(Equality::CaseIgnore, "Smith", "Smitt"),
+            Some(false)
+        );
+        assert_eq!(
+            approx_match(Equality::CaseIgnore, v, "smith john"),
+            Some(false)
         );
     }
 
