@@ -721,13 +721,19 @@ impl FilterParser {
             return Err("an extensible match needs an attribute type or a matching rule".into());
         }
         let tokens = self.value_tokens()?;
-        if tokens.iter().any(|t| matches!(t, Token::Star)) {
-            return Err("unescaped '*' in an extensible match value".into());
-        }
+        // An unescaped `*` is taken literally here, as libldap does (RFC 4515 wants it
+        // escaped; a substrings rule then sees it, as slapd would).
+        let match_value: String = tokens
+            .iter()
+            .map(|t| match t {
+                Token::Text(s) => s.as_str(),
+                Token::Star => "*",
+            })
+            .collect();
         Ok(LdapFilter::Extensible(LdapMatchingRuleAssertion {
             matching_rule,
             type_: (!attr.is_empty()).then_some(attr),
-            match_value: join_text(&tokens),
+            match_value,
             dn_attributes,
         }))
     }
@@ -986,6 +992,50 @@ mod tests {
         assert_eq!(strict("(telephoneNumber=*555-0100)"), Tri::True);
         assert_eq!(strict("(telephoneNumber=*5550100)"), Tri::True);
         assert_eq!(strict("(mobile=*5550199)"), Tri::False);
+    }
+
+    /// Answers of slapd 2.5.13 on the same entry (core, cosine, inetorgperson and
+    /// `openldap_schema()`), with `[phone] match = "rfc4517"`: the gateway agrees on
+    /// whether the entry is returned.
+    #[test]
+    fn agrees_with_slapd() {
+        let returned = |f| eval_mode(f, PhoneMatch::Rfc4517) == Tri::True;
+        for (filter, slapd) in [
+            ("(cn=john *)", true),
+            ("(cn=johns*)", false),
+            ("(cn=* smith)", true),
+            ("(cn=*hn  *)", true),
+            ("(title=strasse\\2achef)", false),
+            ("(l=RENE\\cc\\81VILLE)", true),
+            ("(!(cn=))", false),
+            ("(!(bogus=1))", false),
+            ("(!(email=x))", true),
+            ("(telephoneNumber=+1 \\28425\\29 555 0100)", true),
+            ("(telephoneNumber=*\\28425\\29 555*)", true),
+            ("(telephoneNumber=*5550100)", true),
+            ("(!(telephoneNumber=12#))", false),
+            ("(cn~=jon smyth)", true),
+            ("(cn~=smith john)", false),
+            ("(sn~=Smitt)", false),
+            ("(cn~=J Smith)", false),
+            ("(cn~=jo)", false),
+            ("(mail~=john.smith@contoso.com)", true),
+            ("(mail=JOHN.smith@contoso.com)", true),
+            ("(!(mail=jöhn@x))", false),
+            ("(objectClass=2.16.840.1.113730.3.2.2)", true),
+            ("(objectClass=user)", true),
+            ("(ou:dn:=users)", true),
+            ("(:caseIgnoreMatch:=smith)", true),
+            ("(:dn:caseIgnoreMatch:=USERS)", true),
+            ("(cn:caseExactMatch:=John Smith)", true),
+            ("(sn:caseIgnoreOrderingMatch:=T)", true),
+            ("(cn:caseIgnoreSubstringsMatch:=jo*)", false),
+            ("(uid:dn:=jsmith@contoso.com)", true),
+            ("(!(hasSubordinates=yes))", false),
+            ("(uid=*@contoso.com)", true),
+        ] {
+            assert_eq!(returned(filter), slapd, "{filter}");
+        }
     }
 
     #[test]
