@@ -19,16 +19,20 @@ pub enum Tri {
     Undefined,
 }
 
-impl Tri {
+impl std::ops::Not for Tri {
+    type Output = Tri;
+
     /// NOT: TRUE and FALSE swap, Undefined stays Undefined.
-    pub fn not(self) -> Tri {
+    fn not(self) -> Tri {
         match self {
             Tri::True => Tri::False,
             Tri::False => Tri::True,
             Tri::Undefined => Tri::Undefined,
         }
     }
+}
 
+impl Tri {
     fn from_bool(b: bool) -> Tri {
         if b { Tri::True } else { Tri::False }
     }
@@ -94,7 +98,7 @@ pub fn evaluate(f: &LdapFilter, e: &Entry, ctx: &MatchContext<'_>) -> Tri {
             }
             result
         }
-        LdapFilter::Not(inner) => evaluate(inner, e, ctx).not(),
+        LdapFilter::Not(inner) => !evaluate(inner, e, ctx),
         LdapFilter::Present(attr) => match describe(attr) {
             Described::Known(at) => Tri::from_bool(e.get(at).is_some()),
             _ => Tri::False,
@@ -382,8 +386,11 @@ fn extensible(mra: &LdapMatchingRuleAssertion, e: &Entry, ctx: &MatchContext<'_>
             }
         }
     }
-    if mra.dn_attributes && result != Tri::True {
-        if let Ok(rdns) = tree::parse_dn(&e.dn) {
+    if mra.dn_attributes
+        && result != Tri::True
+        && let Ok(rdns) = tree::parse_dn(&e.dn)
+    {
+        {
             for ava in rdns.iter().flatten() {
                 let Some(ava_type) = schema::attribute(&ava.attr) else {
                     continue;
@@ -489,7 +496,8 @@ pub fn filter_to_string(f: &LdapFilter) -> String {
 }
 
 /// Parses an RFC 4515 string filter, with `\xx` escapes decoded as UTF-8 (and the
-/// RFC 2254 forms `\*`, `\(`, `\)`, `\\` accepted). A filter without the outer
+/// RFC 2254 forms `\*`, `\(`, `\)`, `\\` accepted, and, more lenient than libldap, balanced
+/// unescaped parentheses inside a value). A filter without the outer
 /// parentheses (`cn=x`) is accepted, as ldapsearch does; spaces between the items of a
 /// list are ignored. Nesting is limited to 256 levels.
 pub fn parse_filter(s: &str) -> Result<LdapFilter, String> {
@@ -713,13 +721,19 @@ impl FilterParser {
             return Err("an extensible match needs an attribute type or a matching rule".into());
         }
         let tokens = self.value_tokens()?;
-        if tokens.iter().any(|t| matches!(t, Token::Star)) {
-            return Err("unescaped '*' in an extensible match value".into());
-        }
+        // An unescaped `*` is taken literally here, as libldap does (RFC 4515 wants it
+        // escaped; a substrings rule then sees it, as slapd would).
+        let match_value: String = tokens
+            .iter()
+            .map(|t| match t {
+                Token::Text(s) => s.as_str(),
+                Token::Star => "*",
+            })
+            .collect();
         Ok(LdapFilter::Extensible(LdapMatchingRuleAssertion {
             matching_rule,
             type_: (!attr.is_empty()).then_some(attr),
-            match_value: join_text(&tokens),
+            match_value,
             dn_attributes,
         }))
     }
@@ -728,6 +742,9 @@ impl FilterParser {
     fn value_tokens(&mut self) -> Result<Vec<Token>, String> {
         let mut tokens = Vec::new();
         let mut bytes: Vec<u8> = Vec::new();
+        // Balanced parentheses are accepted in a value (`(tel=+1 (425) 555-0100)`, as
+        // admins type numbers; libldap rejects them); an unbalanced one ends the filter.
+        let mut open_parens = 0usize;
         let flush = |bytes: &mut Vec<u8>, tokens: &mut Vec<Token>| -> Result<(), String> {
             if !bytes.is_empty() {
                 let text = String::from_utf8(std::mem::take(bytes))
@@ -739,12 +756,15 @@ impl FilterParser {
         loop {
             match self.peek() {
                 None => return Err("missing ')' at the end of the filter".into()),
-                Some(')') => break,
-                Some('(') => {
-                    return Err(format!(
-                        "unescaped '(' in a value at character {}",
-                        self.pos + 1
-                    ));
+                Some(')') if open_parens == 0 => break,
+                Some(c @ ('(' | ')')) => {
+                    if c == '(' {
+                        open_parens += 1;
+                    } else {
+                        open_parens -= 1;
+                    }
+                    bytes.push(c as u8);
+                    self.pos += 1;
                 }
                 Some('*') => {
                     flush(&mut bytes, &mut tokens)?;
@@ -854,6 +874,8 @@ mod tests {
         assert_eq!(eval("(title=straße\\2achef)"), Tri::True);
         assert_eq!(eval("(title=strasse\\2achef)"), Tri::False);
         assert_eq!(eval("(homePhone=123)"), Tri::False);
+        assert_eq!(eval("(cn=)"), Tri::Undefined);
+        assert_eq!(eval("(sn>=)"), Tri::Undefined);
         assert_eq!(eval("(bogus=1)"), Tri::Undefined);
         assert_eq!(eval("(cn;lang-de=john smith)"), Tri::False);
         // facsimileTelephoneNumber has no equality rule
@@ -970,6 +992,50 @@ mod tests {
         assert_eq!(strict("(telephoneNumber=*555-0100)"), Tri::True);
         assert_eq!(strict("(telephoneNumber=*5550100)"), Tri::True);
         assert_eq!(strict("(mobile=*5550199)"), Tri::False);
+    }
+
+    /// Answers of slapd 2.5.13 on the same entry (core, cosine, inetorgperson and
+    /// `openldap_schema()`), with `[phone] match = "rfc4517"`: the gateway agrees on
+    /// whether the entry is returned.
+    #[test]
+    fn agrees_with_slapd() {
+        let returned = |f| eval_mode(f, PhoneMatch::Rfc4517) == Tri::True;
+        for (filter, slapd) in [
+            ("(cn=john *)", true),
+            ("(cn=johns*)", false),
+            ("(cn=* smith)", true),
+            ("(cn=*hn  *)", true),
+            ("(title=strasse\\2achef)", false),
+            ("(l=RENE\\cc\\81VILLE)", true),
+            ("(!(cn=))", false),
+            ("(!(bogus=1))", false),
+            ("(!(email=x))", true),
+            ("(telephoneNumber=+1 \\28425\\29 555 0100)", true),
+            ("(telephoneNumber=*\\28425\\29 555*)", true),
+            ("(telephoneNumber=*5550100)", true),
+            ("(!(telephoneNumber=12#))", false),
+            ("(cn~=jon smyth)", true),
+            ("(cn~=smith john)", false),
+            ("(sn~=Smitt)", false),
+            ("(cn~=J Smith)", false),
+            ("(cn~=jo)", false),
+            ("(mail~=john.smith@contoso.com)", true),
+            ("(mail=JOHN.smith@contoso.com)", true),
+            ("(!(mail=jöhn@x))", false),
+            ("(objectClass=2.16.840.1.113730.3.2.2)", true),
+            ("(objectClass=user)", true),
+            ("(ou:dn:=users)", true),
+            ("(:caseIgnoreMatch:=smith)", true),
+            ("(:dn:caseIgnoreMatch:=USERS)", true),
+            ("(cn:caseExactMatch:=John Smith)", true),
+            ("(sn:caseIgnoreOrderingMatch:=T)", true),
+            ("(cn:caseIgnoreSubstringsMatch:=jo*)", false),
+            ("(uid:dn:=jsmith@contoso.com)", true),
+            ("(!(hasSubordinates=yes))", false),
+            ("(uid=*@contoso.com)", true),
+        ] {
+            assert_eq!(returned(filter), slapd, "{filter}");
+        }
     }
 
     #[test]
@@ -1218,7 +1284,7 @@ mod tests {
             let e = user();
             let direct = evaluate(&f, &e, &ctx);
             let negated = evaluate(&LdapFilter::Not(Box::new(f.clone())), &e, &ctx);
-            prop_assert_eq!(negated, direct.not());
+            prop_assert_eq!(negated, !direct);
             let double = evaluate(&LdapFilter::Not(Box::new(LdapFilter::Not(Box::new(f)))), &e, &ctx);
             prop_assert_eq!(double, direct);
         }
@@ -1231,7 +1297,7 @@ mod tests {
             let not = |f: LdapFilter| LdapFilter::Not(Box::new(f));
             let and = evaluate(&LdapFilter::And(vec![a.clone(), b.clone()]), &e, &ctx);
             let or_of_nots = evaluate(&LdapFilter::Or(vec![not(a), not(b)]), &e, &ctx);
-            prop_assert_eq!(and.not(), or_of_nots);
+            prop_assert_eq!(!and, or_of_nots);
         }
 
         #[test]

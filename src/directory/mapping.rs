@@ -415,7 +415,7 @@ mod tests {
             values(&e, "entryUUID"),
             ["4a9e1a2b-0b8f-4c33-9d7e-1f2a3b4c5d6e"]
         );
-        assert_eq!(values(&e, "entryDN"), [e.dn.clone()]);
+        assert_eq!(values(&e, "entryDN"), vec![e.dn.clone()]);
         assert_eq!(values(&e, "hasSubordinates"), ["FALSE"]);
         assert_eq!(values(&e, "structuralObjectClass"), ["inetOrgPerson"]);
         assert_eq!(values(&e, "subschemaSubentry"), ["cn=Subschema"]);

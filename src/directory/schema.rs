@@ -419,12 +419,12 @@ static ATTRIBUTES: &[AttributeType] = &[
     numeric("internationalISDNNumber", &[], "2.5.4.25"),
     postal("registeredAddress", &[], "2.5.4.26"),
     printable("destinationIndicator", &[], "2.5.4.27"),
-    opaque(
+    single(opaque(
         "preferredDeliveryMethod",
         &[],
         "2.5.4.28",
         "1.3.6.1.4.1.1466.115.121.1.14",
-    ),
+    )),
     dn_valued("member", &[], "2.5.4.31"),
     dn_valued("owner", &[], "2.5.4.32"),
     dn_valued("roleOccupant", &[], "2.5.4.33"),
@@ -504,10 +504,147 @@ static ATTRIBUTES: &[AttributeType] = &[
         "0.9.2342.19200300.100.1.42",
     ),
     text("co", &["friendlyCountryName"], "0.9.2342.19200300.100.1.43"),
-    text("uniqueIdentifier", &[], "0.9.2342.19200300.100.1.44"),
+    AttributeType {
+        substrings: Substrings::None,
+        ..text("uniqueIdentifier", &[], "0.9.2342.19200300.100.1.44")
+    },
     text("organizationalStatus", &[], "0.9.2342.19200300.100.1.45"),
     text("buildingName", &[], "0.9.2342.19200300.100.1.48"),
     text("documentPublisher", &[], "0.9.2342.19200300.100.1.56"),
+    // --- the rest of OpenLDAP's core.schema and cosine.schema (X.520, X.509, RFC 1274),
+    //     so a filter naming them is FALSE rather than Undefined, as in slapd ---
+    AttributeType {
+        substrings: Substrings::None,
+        ..text("knowledgeInformation", &[], "2.5.4.2")
+    },
+    single(opaque(
+        "presentationAddress",
+        &[],
+        "2.5.4.29",
+        "1.3.6.1.4.1.1466.115.121.1.43",
+    )),
+    AttributeType {
+        equality: Equality::ObjectIdentifier,
+        ..opaque("supportedApplicationContext", &[], "2.5.4.30", OID_SYNTAX)
+    },
+    opaque(
+        "cACertificate",
+        &[],
+        "2.5.4.37",
+        "1.3.6.1.4.1.1466.115.121.1.8",
+    ),
+    opaque(
+        "authorityRevocationList",
+        &[],
+        "2.5.4.38",
+        "1.3.6.1.4.1.1466.115.121.1.9",
+    ),
+    opaque(
+        "certificateRevocationList",
+        &[],
+        "2.5.4.39",
+        "1.3.6.1.4.1.1466.115.121.1.9",
+    ),
+    opaque(
+        "crossCertificatePair",
+        &[],
+        "2.5.4.40",
+        "1.3.6.1.4.1.1466.115.121.1.10",
+    ),
+    opaque(
+        "protocolInformation",
+        &[],
+        "2.5.4.48",
+        "1.3.6.1.4.1.1466.115.121.1.42",
+    ),
+    opaque(
+        "supportedAlgorithms",
+        &[],
+        "2.5.4.52",
+        "1.3.6.1.4.1.1466.115.121.1.49",
+    ),
+    opaque(
+        "deltaRevocationList",
+        &[],
+        "2.5.4.53",
+        "1.3.6.1.4.1.1466.115.121.1.9",
+    ),
+    named("dmdName", &[], "2.5.4.54"),
+    named("pseudonym", &[], "2.5.4.65"),
+    ia5(
+        "email",
+        &["emailAddress", "pkcs9email"],
+        "1.2.840.113549.1.9.1",
+    ),
+    text("textEncodedORAddress", &[], "0.9.2342.19200300.100.1.2"),
+    opaque(
+        "otherMailbox",
+        &[],
+        "0.9.2342.19200300.100.1.22",
+        "1.3.6.1.4.1.1466.115.121.1.39",
+    ),
+    AttributeType {
+        substrings: Substrings::None,
+        ..ia5("aRecord", &[], "0.9.2342.19200300.100.1.26")
+    },
+    AttributeType {
+        substrings: Substrings::None,
+        ..ia5("mDRecord", &[], "0.9.2342.19200300.100.1.27")
+    },
+    AttributeType {
+        substrings: Substrings::None,
+        ..ia5("mXRecord", &[], "0.9.2342.19200300.100.1.28")
+    },
+    AttributeType {
+        substrings: Substrings::None,
+        ..ia5("nSRecord", &[], "0.9.2342.19200300.100.1.29")
+    },
+    AttributeType {
+        substrings: Substrings::None,
+        ..ia5("sOARecord", &[], "0.9.2342.19200300.100.1.30")
+    },
+    AttributeType {
+        substrings: Substrings::None,
+        ..ia5("cNAMERecord", &[], "0.9.2342.19200300.100.1.31")
+    },
+    ia5("janetMailbox", &[], "0.9.2342.19200300.100.1.46"),
+    opaque(
+        "mailPreferenceOption",
+        &[],
+        "0.9.2342.19200300.100.1.47",
+        "1.3.6.1.4.1.1466.115.121.1.27",
+    ),
+    single(opaque(
+        "dSAQuality",
+        &[],
+        "0.9.2342.19200300.100.1.49",
+        "1.3.6.1.4.1.1466.115.121.1.19",
+    )),
+    single(opaque(
+        "singleLevelQuality",
+        &[],
+        "0.9.2342.19200300.100.1.50",
+        "1.3.6.1.4.1.1466.115.121.1.13",
+    )),
+    single(opaque(
+        "subtreeMinimumQuality",
+        &[],
+        "0.9.2342.19200300.100.1.51",
+        "1.3.6.1.4.1.1466.115.121.1.13",
+    )),
+    single(opaque(
+        "subtreeMaximumQuality",
+        &[],
+        "0.9.2342.19200300.100.1.52",
+        "1.3.6.1.4.1.1466.115.121.1.13",
+    )),
+    opaque(
+        "personalSignature",
+        &[],
+        "0.9.2342.19200300.100.1.53",
+        "1.3.6.1.4.1.1466.115.121.1.23",
+    ),
+    dn_valued("dITRedirect", &[], "0.9.2342.19200300.100.1.54"),
     // --- RFC 2798 (inetOrgPerson) ---
     opaque(
         "audio",
@@ -784,6 +921,33 @@ const ORG_MAY: &[&str] = &[
     "description",
 ];
 
+/// RFC 4524 §3.4: domain's MAY is organization's plus `o` and `associatedName`.
+const DOMAIN_MAY: &[&str] = &[
+    "userPassword",
+    "searchGuide",
+    "seeAlso",
+    "businessCategory",
+    "x121Address",
+    "registeredAddress",
+    "destinationIndicator",
+    "preferredDeliveryMethod",
+    "telexNumber",
+    "teletexTerminalIdentifier",
+    "telephoneNumber",
+    "internationalISDNNumber",
+    "facsimileTelephoneNumber",
+    "street",
+    "postOfficeBox",
+    "postalCode",
+    "postalAddress",
+    "physicalDeliveryOfficeName",
+    "st",
+    "l",
+    "description",
+    "o",
+    "associatedName",
+];
+
 const GATEWAY_AUX_MAY: &[&str] = &[
     "department",
     "company",
@@ -901,7 +1065,7 @@ static OBJECT_CLASSES: &[ObjectClass] = &[
         sup: Some("top"),
         kind: ObjectClassKind::Structural,
         must: &["dc"],
-        may: ORG_MAY,
+        may: DOMAIN_MAY,
     },
     ObjectClass {
         name: "dcObject",
@@ -982,10 +1146,14 @@ const SYNTAXES: &[(&str, &str)] = &[
     ("1.3.6.1.4.1.1466.115.121.1.6", "Bit String"),
     ("1.3.6.1.4.1.1466.115.121.1.7", "Boolean"),
     ("1.3.6.1.4.1.1466.115.121.1.8", "Certificate"),
+    ("1.3.6.1.4.1.1466.115.121.1.9", "Certificate List"),
+    ("1.3.6.1.4.1.1466.115.121.1.10", "Certificate Pair"),
     ("1.3.6.1.4.1.1466.115.121.1.11", "Country String"),
     ("1.3.6.1.4.1.1466.115.121.1.12", "DN"),
+    ("1.3.6.1.4.1.1466.115.121.1.13", "Data Quality Syntax"),
     ("1.3.6.1.4.1.1466.115.121.1.14", "Delivery Method"),
     ("1.3.6.1.4.1.1466.115.121.1.15", "Directory String"),
+    ("1.3.6.1.4.1.1466.115.121.1.19", "DSA Quality Syntax"),
     ("1.3.6.1.4.1.1466.115.121.1.21", "Enhanced Guide"),
     (
         "1.3.6.1.4.1.1466.115.121.1.22",
@@ -1002,10 +1170,14 @@ const SYNTAXES: &[(&str, &str)] = &[
     ("1.3.6.1.4.1.1466.115.121.1.36", "Numeric String"),
     ("1.3.6.1.4.1.1466.115.121.1.37", "Object Class Description"),
     ("1.3.6.1.4.1.1466.115.121.1.38", "OID"),
+    ("1.3.6.1.4.1.1466.115.121.1.39", "Other Mailbox"),
     ("1.3.6.1.4.1.1466.115.121.1.40", "Octet String"),
     ("1.3.6.1.4.1.1466.115.121.1.41", "Postal Address"),
+    ("1.3.6.1.4.1.1466.115.121.1.42", "Protocol Information"),
+    ("1.3.6.1.4.1.1466.115.121.1.43", "Presentation Address"),
     ("1.3.6.1.4.1.1466.115.121.1.44", "Printable String"),
     ("1.3.6.1.4.1.1466.115.121.1.45", "Subtree Specification"),
+    ("1.3.6.1.4.1.1466.115.121.1.49", "Supported Algorithm"),
     ("1.3.6.1.4.1.1466.115.121.1.50", "Telephone Number"),
     (
         "1.3.6.1.4.1.1466.115.121.1.51",
@@ -1129,7 +1301,7 @@ fn assertion_syntax(rule: &str, attribute_syntax: &'static str) -> &'static str 
 
 /// The `cn=Subschema` subentry (RFC 4512 §4.2): every attribute type, object class,
 /// matching rule and syntax the gateway serves (python-ldap3 rejects names missing here,
-/// CONTRACT §8). Its own operational attributes are left to the caller.
+/// CONTRACT §8), with its own operational attributes (CONTRACT §4).
 pub fn subschema_entry() -> super::entry::Entry {
     let mut entry = super::entry::Entry::new("cn=Subschema");
     let add = |entry: &mut super::entry::Entry, name: &str, values: Vec<String>| {
@@ -1144,6 +1316,9 @@ pub fn subschema_entry() -> super::entry::Entry {
     );
     add(&mut entry, "cn", vec!["Subschema".into()]);
     add(&mut entry, "structuralObjectClass", vec!["subentry".into()]);
+    add(&mut entry, "entryDN", vec!["cn=Subschema".into()]);
+    add(&mut entry, "hasSubordinates", vec!["FALSE".into()]);
+    add(&mut entry, "subschemaSubentry", vec!["cn=Subschema".into()]);
     add(
         &mut entry,
         "ldapSyntaxes",
@@ -1204,6 +1379,10 @@ const OPENLDAP_EXTRA_ATTRIBUTES: &[&str] = &[
 /// - postalAddress, registeredAddress, homePostalAddress use caseIgnoreListMatch in
 ///   slapd and plain caseIgnore in the gateway (no Graph property maps to them);
 /// - uniqueMember uses uniqueMemberMatch in slapd, distinguishedNameMatch here;
+///   x500UniqueIdentifier bitStringMatch there, octetStringMatch here;
+/// - userCertificate and cACertificate (certificateExactMatch), presentationAddress
+///   (presentationAddressMatch) and protocolInformation (protocolInformationMatch) have
+///   no equality rule here, so only presence tests them (the gateway serves no values);
 /// - phone attributes in `e164` mode match across formats (CONTRACT §7), slapd only
 ///   with telephoneNumberMatch: compare with `[phone] match = "rfc4517"`.
 pub fn openldap_schema() -> String {
@@ -1352,5 +1531,21 @@ mod tests {
         ));
         assert!(s.contains("objectclass ( 2.25.64526643283590733212325265342552808389.1.1 NAME 'user' SUP top AUXILIARY"));
         assert!(!s.contains("NAME ( 'cn'"));
+    }
+}
+
+#[cfg(test)]
+mod dump {
+    /// Writes the slapd schema where `LGG_DUMP_SCHEMA` points (for manual slaptest runs).
+    #[test]
+    fn dump_openldap_schema_when_asked() {
+        if let Ok(path) = std::env::var("LGG_DUMP_SCHEMA") {
+            std::fs::write(&path, super::openldap_schema()).unwrap();
+            let all: Vec<String> = super::attributes()
+                .iter()
+                .map(|a| a.description())
+                .collect();
+            std::fs::write(format!("{path}.all"), all.join("\n")).unwrap();
+        }
     }
 }

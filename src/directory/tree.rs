@@ -396,6 +396,51 @@ impl Tree {
         entry
     }
 
+    /// The root DSE (RFC 4512 §5.1, CONTRACT §4): readable anonymously, always. The LDAP
+    /// edge passes the controls and extended operations it implements.
+    pub fn root_dse_entry(
+        &self,
+        supported_controls: &[&str],
+        supported_extensions: &[&str],
+    ) -> Entry {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut entry = Entry::new("");
+        push_named(&mut entry, "objectClass", vec!["top".to_string()]);
+        push_named(&mut entry, "namingContexts", vec![self.base_dn.clone()]);
+        push_named(&mut entry, "supportedLDAPVersion", vec!["3".to_string()]);
+        push_named(&mut entry, "supportedControl", strings(supported_controls));
+        push_named(
+            &mut entry,
+            "supportedExtension",
+            strings(supported_extensions),
+        );
+        // RFC 3673 (`+` lists all operational attributes) and RFC 4526 (`(&)`, `(|)`).
+        push_named(
+            &mut entry,
+            "supportedFeatures",
+            vec![
+                "1.3.6.1.4.1.4203.1.5.1".to_string(),
+                "1.3.6.1.4.1.4203.1.5.3".to_string(),
+            ],
+        );
+        push_named(
+            &mut entry,
+            "subschemaSubentry",
+            vec![SUBSCHEMA_DN.to_string()],
+        );
+        push_named(
+            &mut entry,
+            "vendorName",
+            vec!["ldap-graph-gateway".to_string()],
+        );
+        push_named(
+            &mut entry,
+            "vendorVersion",
+            vec![env!("CARGO_PKG_VERSION").to_string()],
+        );
+        entry
+    }
+
     /// `ou=users` or `ou=contacts`: `top, organizationalUnit` and `ou`.
     pub fn ou_entry(&self, c: Collection) -> Entry {
         let mut entry = Entry::new(self.ou_dn(c));
@@ -539,6 +584,32 @@ mod tests {
         assert!(Tree::new("ou=x,dc=com").is_err());
         assert!(Tree::new("dc=a+o=b").is_err());
         assert!(Tree::new("o=Example Corp").is_ok());
+    }
+
+    #[test]
+    fn root_dse() {
+        let dse = tree().root_dse_entry(&["1.2.840.113556.1.4.319"], &["1.3.6.1.4.1.4203.1.11.3"]);
+        let get = |n: &str| {
+            dse.get(schema::attribute(n).unwrap())
+                .map(<[String]>::to_vec)
+        };
+        assert_eq!(dse.dn, "");
+        assert_eq!(get("namingContexts").unwrap(), ["dc=Example,dc=com"]);
+        assert_eq!(get("supportedLDAPVersion").unwrap(), ["3"]);
+        assert_eq!(get("supportedControl").unwrap(), ["1.2.840.113556.1.4.319"]);
+        assert_eq!(
+            get("supportedExtension").unwrap(),
+            ["1.3.6.1.4.1.4203.1.11.3"]
+        );
+        assert_eq!(get("subschemaSubentry").unwrap(), ["cn=Subschema"]);
+        assert_eq!(get("vendorName").unwrap(), ["ldap-graph-gateway"]);
+        assert!(get("vendorVersion").is_some());
+        // every root DSE attribute is operational: none is returned for `*`
+        assert!(
+            dse.attrs
+                .iter()
+                .all(|(a, _)| a.operational || a.name == "objectClass")
+        );
     }
 
     #[test]
