@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ldap3::{LdapConnAsync, Scope};
 use ldap_graph_gateway::{app, config::Config, emulator};
+use ldap3::{LdapConnAsync, Scope};
 
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v.sort();
@@ -40,10 +40,16 @@ async fn main() {
 
     let cases: &[(&str, &str)] = &[
         ("name prefix", "(|(cn=meg*)(sn=meg*))"),
-        ("caller id", "(|(telephoneNumber=+14255550100)(mobile=+14255550100))"),
+        (
+            "caller id",
+            "(|(telephoneNumber=+14255550100)(mobile=+14255550100))",
+        ),
         ("equality", "(mail=megan.bowen@example.com)"),
     ];
-    println!("{:<14} {:>12} {:>12} {:>8} {:>10}", "case", "direct p50", "gateway p50", "ratio", "graph req");
+    println!(
+        "{:<14} {:>12} {:>12} {:>8} {:>10}",
+        "case", "direct p50", "gateway p50", "ratio", "graph req"
+    );
     for (name, filter) in cases {
         // Baseline: the plan's own Graph requests, sent directly by the gateway's client.
         let f = ldap_graph_gateway::directory::filter::parse_filter(filter).expect("filter");
@@ -72,7 +78,12 @@ async fn main() {
         for _ in 0..rounds {
             let t = Instant::now();
             let r = ldap
-                .search("dc=example,dc=com", Scope::Subtree, filter, vec!["cn", "telephoneNumber"])
+                .search(
+                    "dc=example,dc=com",
+                    Scope::Subtree,
+                    filter,
+                    vec!["cn", "telephoneNumber"],
+                )
                 .await
                 .expect("search");
             r.success().expect("success");

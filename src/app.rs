@@ -200,7 +200,12 @@ pub async fn demo(listen: SocketAddr) -> Result<(), String> {
 }
 
 /// `explain`: the Graph requests a search becomes, without contacting Graph.
-pub fn explain(cfg: &Config, base: Option<&str>, scope: &str, filter: &str) -> Result<String, String> {
+pub fn explain(
+    cfg: &Config,
+    base: Option<&str>,
+    scope: &str,
+    filter: &str,
+) -> Result<String, String> {
     let directory = build_directory(cfg)?;
     let f = parse_filter(filter).map_err(|e| format!("filter: {e}"))?;
     let scope = match scope {
@@ -211,7 +216,8 @@ pub fn explain(cfg: &Config, base: Option<&str>, scope: &str, filter: &str) -> R
     };
     let base = base.unwrap_or(&cfg.ldap.base_dn);
     let mut out = format!("search base \"{base}\" scope {scope:?} filter {filter}\n");
-    let (fixed, collections) = directory.coverage(base, scope).map_err(|e| e.message)?;
+    let crate::search::Coverage { fixed, collections } =
+        directory.coverage(base, scope).map_err(|e| e.message)?;
     for e in &fixed {
         out.push_str(&format!("fixed entry (no Graph request): {}\n", e.dn));
     }

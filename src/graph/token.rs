@@ -13,6 +13,9 @@ use super::assertion::signed_assertion;
 use super::error::GraphError;
 use super::settings::Credential;
 
+/// Form fields of a token request, and the secret to scrub from error text.
+type CredentialForm = (Vec<(&'static str, String)>, Option<String>);
+
 /// Refresh when less than this much lifetime is left (Entra tokens live 60-90 minutes).
 const REFRESH_MARGIN_MAX: Duration = Duration::from_secs(5 * 60);
 /// After a failed early refresh, keep using the old token this long before trying again.
@@ -229,7 +232,7 @@ impl TokenSource {
     }
 
     /// The form fields of a token request, plus the secret (for redaction) if any.
-    fn credential_form(&self) -> Result<(Vec<(&'static str, String)>, Option<String>), GraphError> {
+    fn credential_form(&self) -> Result<CredentialForm, GraphError> {
         let mut form = vec![
             ("client_id", self.client_id.clone()),
             ("scope", self.scope.clone()),

@@ -105,7 +105,11 @@ fn transcode_latin1(tag: &mut StructureTag) -> bool {
                 (TagClass::Universal, 4) | (TagClass::Context, _)
             );
             if is_text && std::str::from_utf8(bytes).is_err() {
-                *bytes = bytes.iter().map(|b| *b as char).collect::<String>().into_bytes();
+                *bytes = bytes
+                    .iter()
+                    .map(|b| *b as char)
+                    .collect::<String>()
+                    .into_bytes();
                 changed = true;
             }
         }
@@ -157,7 +161,10 @@ impl Decoder for SafeCodec {
                 return Ok(Some(Incoming::Bad {
                     msgid: 0,
                     op_tag: None,
-                    reason: format!("undecodable BER: {e:?}").chars().take(120).collect(),
+                    reason: format!("undecodable BER: {e:?}")
+                        .chars()
+                        .take(120)
+                        .collect(),
                 }));
             }
         };

@@ -6,11 +6,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ldap3_proto::LdapResultCode;
-use ldap3_proto::proto::{
-    LdapCompareRequest, LdapFilter, LdapMsg, LdapOp, LdapResult, LdapSearchRequest,
-    LdapSearchScope,
-};
 use ldap3_proto::control::LdapControl;
+use ldap3_proto::proto::{
+    LdapCompareRequest, LdapFilter, LdapMsg, LdapOp, LdapResult, LdapSearchRequest, LdapSearchScope,
+};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -108,7 +107,8 @@ pub async fn run(
         let msg = LdapMsg::new_with_ctrls(msgid, op, ctrl);
         async move { tx.send(Out::Msg(msg)).await.is_ok() }
     };
-    let finish = |res: LdapResult, ctrl: Vec<LdapControl>| send(LdapOp::SearchResultDone(res), ctrl);
+    let finish =
+        |res: LdapResult, ctrl: Vec<LdapControl>| send(LdapOp::SearchResultDone(res), ctrl);
 
     if needs_bind(gw, identity, req) {
         finish(
@@ -145,7 +145,11 @@ pub async fn run(
     if req.base.is_empty() && req.scope == LdapSearchScope::Base {
         let entry = rootdse::root_dse(gw);
         if gw.directory.matches(&req.filter, &entry) {
-            send(LdapOp::SearchResultEntry(selection.render_special(&entry)), vec![]).await;
+            send(
+                LdapOp::SearchResultEntry(selection.render_special(&entry)),
+                vec![],
+            )
+            .await;
         }
         finish(done(LdapResultCode::Success, ""), paged_done(&rc)).await;
         return;
@@ -210,7 +214,9 @@ pub async fn run(
             finish(
                 done(
                     LdapResultCode::TimeLimitExceeded,
-                    format!("time limit of {time_limit} s reached while waiting for Microsoft Graph"),
+                    format!(
+                        "time limit of {time_limit} s reached while waiting for Microsoft Graph"
+                    ),
                 ),
                 vec![],
             )
@@ -258,7 +264,10 @@ pub async fn run(
                 ));
             } else {
                 order::sort_entries(&mut entries, &order_keys);
-                sort_ctrl.push(controls::sort_response(controls::SortResultCode::Success, None));
+                sort_ctrl.push(controls::sort_response(
+                    controls::SortResultCode::Success,
+                    None,
+                ));
             }
         }
         None => order::sort_entries(&mut entries, &[order::default_key(&req.filter)]),
@@ -395,7 +404,11 @@ async fn send_page_with(
     };
     if page_size == 0 {
         extra_ctrl.push(controls::paged_response(Vec::new()));
-        send(LdapOp::SearchResultDone(done(LdapResultCode::Success, "")), extra_ctrl).await;
+        send(
+            LdapOp::SearchResultDone(done(LdapResultCode::Success, "")),
+            extra_ctrl,
+        )
+        .await;
         return;
     }
     let n = (page_size as usize).min(state.remaining.len());
@@ -422,7 +435,11 @@ async fn send_page_with(
         if tx.send(Out::Paged(cookie, Box::new(state))).await.is_err() {
             return;
         }
-        send(LdapOp::SearchResultDone(done(LdapResultCode::Success, "")), extra_ctrl).await;
+        send(
+            LdapOp::SearchResultDone(done(LdapResultCode::Success, "")),
+            extra_ctrl,
+        )
+        .await;
     }
 }
 
@@ -473,7 +490,10 @@ pub async fn compare(gw: &Gateway, identity: &Identity, req: &LdapCompareRequest
         }
     };
     if entry.get(at).is_none() {
-        return done(LdapResultCode::NoSuchAttribute, format!("the entry has no {}", at.name));
+        return done(
+            LdapResultCode::NoSuchAttribute,
+            format!("the entry has no {}", at.name),
+        );
     }
     let assertion = LdapFilter::Equality(
         req.atype.clone(),

@@ -10,8 +10,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use ldap3_proto::LdapResultCode;
 use ldap3_proto::proto::{
-    LdapBindCred, LdapBindResponse, LdapExtendedRequest, LdapExtendedResponse, LdapFilter,
-    LdapMsg, LdapOp, LdapResult, LdapSearchRequest,
+    LdapBindCred, LdapBindResponse, LdapExtendedRequest, LdapExtendedResponse, LdapFilter, LdapMsg,
+    LdapOp, LdapResult, LdapSearchRequest,
 };
 use ldap3_proto::simple::DisconnectionNotice;
 use tokio::net::TcpStream;
@@ -214,7 +214,7 @@ async fn run(
                 };
                 match handle(&mut conn, msg).await {
                     Action::Reply(r) => {
-                        if framed.send(r).await.is_err() {
+                        if framed.send(*r).await.is_err() {
                             break;
                         }
                     }
@@ -270,10 +270,14 @@ fn bad_request_response(msgid: i32, op_tag: Option<u64>, reason: &str) -> Option
 }
 
 enum Action {
-    Reply(LdapMsg),
+    Reply(Box<LdapMsg>),
     None,
     Close,
     StartTls(i32),
+}
+
+fn reply(msg: LdapMsg) -> Action {
+    Action::Reply(Box::new(msg))
 }
 
 async fn handle(conn: &mut Conn, msg: LdapMsg) -> Action {
@@ -285,7 +289,7 @@ async fn handle(conn: &mut Conn, msg: LdapMsg) -> Action {
                 t.cancel();
             }
             let res = bind(conn, req.version, &req.dn, req.cred).await;
-            Action::Reply(LdapMsg::new(
+            reply(LdapMsg::new(
                 id,
                 LdapOp::BindResponse(LdapBindResponse {
                     res,
@@ -307,19 +311,17 @@ async fn handle(conn: &mut Conn, msg: LdapMsg) -> Action {
         LdapOp::ExtendedRequest(req) => extended(conn, id, req),
         LdapOp::CompareRequest(req) => {
             let res = search_op::compare(&conn.gw, &conn.identity, &req).await;
-            Action::Reply(LdapMsg::new(id, LdapOp::CompareResult(res)))
+            reply(LdapMsg::new(id, LdapOp::CompareResult(res)))
         }
-        LdapOp::AddRequest(_) => Action::Reply(LdapMsg::new(id, LdapOp::AddResponse(read_only()))),
-        LdapOp::ModifyRequest(_) => {
-            Action::Reply(LdapMsg::new(id, LdapOp::ModifyResponse(read_only())))
-        }
-        LdapOp::DelRequest(_) => Action::Reply(LdapMsg::new(id, LdapOp::DelResponse(read_only()))),
+        LdapOp::AddRequest(_) => reply(LdapMsg::new(id, LdapOp::AddResponse(read_only()))),
+        LdapOp::ModifyRequest(_) => reply(LdapMsg::new(id, LdapOp::ModifyResponse(read_only()))),
+        LdapOp::DelRequest(_) => reply(LdapMsg::new(id, LdapOp::DelResponse(read_only()))),
         LdapOp::ModifyDNRequest(_) => {
-            Action::Reply(LdapMsg::new(id, LdapOp::ModifyDNResponse(read_only())))
+            reply(LdapMsg::new(id, LdapOp::ModifyDNResponse(read_only())))
         }
         other => {
             debug!(?other, "unexpected operation from a client");
-            Action::Reply(DisconnectionNotice::gen_response(
+            reply(DisconnectionNotice::gen_response(
                 LdapResultCode::ProtocolError,
                 "a client sent a server-side operation",
             ))
@@ -346,7 +348,10 @@ async fn bind(conn: &mut Conn, version: i64, dn: &str, cred: LdapBindCred) -> Ld
         LdapBindCred::SASL(s) => {
             return result(
                 LdapResultCode::AuthMethodNotSupported,
-                format!("SASL mechanism {} is not supported; use a simple bind", s.mechanism),
+                format!(
+                    "SASL mechanism {} is not supported; use a simple bind",
+                    s.mechanism
+                ),
             );
         }
         LdapBindCred::Unsupported => {
@@ -391,7 +396,7 @@ async fn bind(conn: &mut Conn, version: i64, dn: &str, cred: LdapBindCred) -> Ld
 
 fn extended(conn: &mut Conn, id: i32, req: LdapExtendedRequest) -> Action {
     let reply = |code, msg: &str, name: Option<&str>, value: Option<Vec<u8>>| {
-        Action::Reply(LdapMsg::new(
+        reply(LdapMsg::new(
             id,
             LdapOp::ExtendedResponse(LdapExtendedResponse {
                 res: result(code, msg),
@@ -491,10 +496,13 @@ async fn start_tls(
     }
 }
 
-fn start_search(conn: &mut Conn, id: i32, req: LdapSearchRequest, ctrls: Vec<ldap3_proto::control::LdapControl>) {
-    let done = |code, msg: String| {
-        LdapMsg::new(id, LdapOp::SearchResultDone(result(code, msg)))
-    };
+fn start_search(
+    conn: &mut Conn,
+    id: i32,
+    req: LdapSearchRequest,
+    ctrls: Vec<ldap3_proto::control::LdapControl>,
+) {
+    let done = |code, msg: String| LdapMsg::new(id, LdapOp::SearchResultDone(result(code, msg)));
     let depth = filter_depth(&req.filter);
     if depth > conn.gw.limits.max_filter_depth {
         let _ = conn.tx.try_send(Out::Msg(done(
@@ -519,7 +527,8 @@ fn start_search(conn: &mut Conn, id: i32, req: LdapSearchRequest, ctrls: Vec<lda
     let identity = conn.identity.clone();
     let tx = conn.tx.clone();
     let paged_state = search_op::take_paged_state(&mut conn.paged, &ctrls);
-    let span = info_span!("search", msgid = id, base = %req.base, filter = %short_filter(&req.filter));
+    let span =
+        info_span!("search", msgid = id, base = %req.base, filter = %short_filter(&req.filter));
     tokio::spawn(
         async move {
             let work = search_op::run(&gw, &identity, id, &req, &ctrls, paged_state, &tx);
