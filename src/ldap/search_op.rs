@@ -99,7 +99,7 @@ pub async fn run(
     identity: &Identity,
     msgid: i32,
     req: &LdapSearchRequest,
-    ctrls: &[LdapControl],
+    (ctrls, critical): (&[LdapControl], &[String]),
     paged_state: Option<Box<PagedState>>,
     tx: &mpsc::Sender<Out>,
 ) {
@@ -121,7 +121,7 @@ pub async fn run(
         .await;
         return;
     }
-    let rc = match controls::parse_request_controls(ctrls) {
+    let rc = match controls::parse_request_controls_with_critical(ctrls, critical) {
         Ok(rc) => rc,
         Err(controls::ControlError::UnavailableCritical(oid)) => {
             finish(

@@ -210,9 +210,9 @@ async fn run(
                             }
                         }
                     }
-                    Some(Ok(Incoming::Msg(m))) => *m,
+                    Some(Ok(Incoming::Msg(m, critical))) => (*m, critical),
                 };
-                match handle(&mut conn, msg).await {
+                match handle(&mut conn, msg.0, msg.1).await {
                     Action::Reply(r) => {
                         if framed.send(*r).await.is_err() {
                             break;
@@ -280,8 +280,34 @@ fn reply(msg: LdapMsg) -> Action {
     Action::Reply(Box::new(msg))
 }
 
-async fn handle(conn: &mut Conn, msg: LdapMsg) -> Action {
+async fn handle(conn: &mut Conn, msg: LdapMsg, critical: Vec<String>) -> Action {
     let id = msg.msgid;
+    let is_search = matches!(msg.op, LdapOp::SearchRequest(_));
+    let has_response = !matches!(msg.op, LdapOp::UnbindRequest | LdapOp::AbandonRequest(_));
+    // RFC 4511 §4.1.11: an unrecognised critical control fails the operation (12).
+    if !is_search
+        && has_response
+        && let Err(e) = super::controls::check_non_search_controls(&msg.ctrl, &critical)
+    {
+        let res = result(e.result_code(), e.to_string());
+        let op = match msg.op {
+            LdapOp::BindRequest(_) => LdapOp::BindResponse(LdapBindResponse {
+                res,
+                saslcreds: None,
+            }),
+            LdapOp::CompareRequest(_) => LdapOp::CompareResult(res),
+            LdapOp::AddRequest(_) => LdapOp::AddResponse(res),
+            LdapOp::ModifyRequest(_) => LdapOp::ModifyResponse(res),
+            LdapOp::DelRequest(_) => LdapOp::DelResponse(res),
+            LdapOp::ModifyDNRequest(_) => LdapOp::ModifyDNResponse(res),
+            _ => LdapOp::ExtendedResponse(LdapExtendedResponse {
+                res,
+                name: None,
+                value: None,
+            }),
+        };
+        return reply(LdapMsg::new(id, op));
+    }
     match msg.op {
         LdapOp::BindRequest(req) => {
             // RFC 4511 §4.2.1: a bind abandons every outstanding operation.
@@ -299,7 +325,7 @@ async fn handle(conn: &mut Conn, msg: LdapMsg) -> Action {
         }
         LdapOp::UnbindRequest => Action::Close,
         LdapOp::SearchRequest(req) => {
-            start_search(conn, id, req, msg.ctrl);
+            start_search(conn, id, req, msg.ctrl, critical);
             Action::None
         }
         LdapOp::AbandonRequest(target) => {
@@ -501,6 +527,7 @@ fn start_search(
     id: i32,
     req: LdapSearchRequest,
     ctrls: Vec<ldap3_proto::control::LdapControl>,
+    critical: Vec<String>,
 ) {
     let done = |code, msg: String| LdapMsg::new(id, LdapOp::SearchResultDone(result(code, msg)));
     let depth = filter_depth(&req.filter);
@@ -531,7 +558,15 @@ fn start_search(
         info_span!("search", msgid = id, base = %req.base, filter = %short_filter(&req.filter));
     tokio::spawn(
         async move {
-            let work = search_op::run(&gw, &identity, id, &req, &ctrls, paged_state, &tx);
+            let work = search_op::run(
+                &gw,
+                &identity,
+                id,
+                &req,
+                (&ctrls, &critical),
+                paged_state,
+                &tx,
+            );
             tokio::select! {
                 _ = token.cancelled() => debug!("abandoned"),
                 _ = work => {}
