@@ -36,6 +36,9 @@ pub const OID_STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
 pub const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
 const OID_PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
 
+/// How long a write may wait for a client that does not read before it is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Who the client is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Identity {
@@ -126,7 +129,8 @@ async fn run(
                 while let Some(out) = next.take() {
                     match out {
                         Out::Msg(m) => {
-                            if framed.feed(m).await.is_err() {
+                            let fed = tokio::time::timeout(WRITE_TIMEOUT, framed.feed(m)).await;
+                            if !matches!(fed, Ok(Ok(()))) {
                                 failed = true;
                                 break;
                             }
@@ -147,7 +151,14 @@ async fn run(
                     }
                     next = rx.try_recv().ok();
                 }
-                if failed || framed.flush().await.is_err() {
+                // A client that stops reading is dropped instead of holding the search.
+                if failed
+                    || !matches!(
+                        tokio::time::timeout(WRITE_TIMEOUT, framed.flush()).await,
+                        Ok(Ok(()))
+                    )
+                {
+                    debug!("client stopped reading; closing");
                     break;
                 }
                 if draining && conn.ops.is_empty() {
