@@ -77,8 +77,10 @@ pub fn build_gateway(cfg: &Config) -> Result<Gateway, String> {
     let limits = EdgeLimits {
         max_connections: l.max_connections,
         max_message_bytes: l.max_message_bytes,
-        // A filter of depth d nests about 2d BER levels inside the PDU's own.
-        max_ber_depth: l.max_filter_depth * 2 + 16,
+        // Deep enough that an over-deep filter still decodes and gets a clear result on
+        // its message id (max_filter_depth is checked after decoding); bounded so that
+        // decoding cannot exhaust the stack.
+        max_ber_depth: (l.max_filter_depth * 2 + 16).max(300),
         max_filter_depth: l.max_filter_depth,
         idle_timeout_secs: l.idle_timeout_secs,
         size_limit: l.size_limit,
