@@ -82,17 +82,4 @@ impl AttributeSelection {
             attributes,
         }
     }
-
-    /// Like `render`, but the root DSE and subschema answer their attributes for a plain
-    /// request too (as Active Directory does), since phones rarely ask for `+`.
-    pub fn render_special(&self, entry: &Entry) -> LdapSearchResultEntry {
-        if self.all_user && self.named.is_empty() {
-            let lenient = AttributeSelection {
-                all_operational: true,
-                ..self.clone()
-            };
-            return lenient.render(entry);
-        }
-        self.render(entry)
-    }
 }

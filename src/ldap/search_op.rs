@@ -145,11 +145,7 @@ pub async fn run(
     if req.base.is_empty() && req.scope == LdapSearchScope::Base {
         let entry = rootdse::root_dse(gw);
         if gw.directory.matches(&req.filter, &entry) {
-            send(
-                LdapOp::SearchResultEntry(selection.render_special(&entry)),
-                vec![],
-            )
-            .await;
+            send(LdapOp::SearchResultEntry(selection.render(&entry)), vec![]).await;
         }
         finish(done(LdapResultCode::Success, ""), paged_done(&rc)).await;
         return;
@@ -225,7 +221,6 @@ pub async fn run(
         }
     };
     let mut entries = output.entries;
-    let special = |e: &Entry| e.dn.eq_ignore_ascii_case("cn=Subschema");
 
     // Order: the sort control's keys, else CONTRACT §8's default.
     let mut sort_ctrl = Vec::new();
@@ -340,17 +335,12 @@ pub async fn run(
             size_limited,
             created: Instant::now(),
         };
-        let _ = special;
         send_page_with(gw, msgid, *page_size, state, &selection, tx, sort_ctrl).await;
         return;
     }
 
     for e in &entries {
-        let pdu = if special(e) {
-            selection.render_special(e)
-        } else {
-            selection.render(e)
-        };
+        let pdu = selection.render(e);
         if !send(LdapOp::SearchResultEntry(pdu), vec![]).await {
             return;
         }
