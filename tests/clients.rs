@@ -18,7 +18,6 @@ use ldap_graph_gateway::emulator::Tenant;
 use ldap_graph_gateway::ldap::accounts::hash_password;
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{LdapConnSettings, Scope, SearchEntry};
-use phonenumber::Mode;
 use tenant::*;
 use tls::TestPki;
 
@@ -88,23 +87,29 @@ fn by_dn(all: &[Person]) -> HashMap<String, Person> {
     all.iter().map(|p| (norm_dn(&p.dn), p.clone())).collect()
 }
 
-/// Spellings of a number a phone may send: E.164, international, `00` prefix, and for
-/// numbers of the default region the national forms.
-fn spellings(e164_number: &str) -> Vec<String> {
-    let n = phonenumber::parse(None, e164_number).expect("an E.164 number");
-    let international = n.format().mode(Mode::International).to_string();
-    let digits = e164_number.trim_start_matches('+').to_string();
+/// Spellings of an E.164 number a phone may send: E.164 itself, spaced international,
+/// the `00` international prefix, and for North American numbers the national forms the
+/// issue lists (`4255550100`, `+1 (425) 555-0100`, `001 425 555 0100`). `cc_len` is the
+/// length of the country code.
+fn spellings(e164_number: &str, cc_len: usize) -> Vec<String> {
+    let digits = e164_number.trim_start_matches('+');
+    let (cc, national) = digits.split_at(cc_len);
     let mut out = vec![
         e164_number.to_string(),
-        international.clone(),
+        format!("+{cc} {national}"),
         format!("00{digits}"),
-        format!("00 {}", international.trim_start_matches('+')),
+        format!("00 {cc} {national}"),
     ];
-    if n.code().value() == 1 {
-        let national = n.format().mode(Mode::National).to_string();
-        out.push(national.clone());
-        out.push(national.chars().filter(|c| c.is_ascii_digit()).collect());
-        out.push(format!("+1 {national}"));
+    if cc == "1" && national.len() == 10 {
+        let (area, rest) = national.split_at(3);
+        let (exchange, line) = rest.split_at(3);
+        out.push(national.to_string());
+        out.push(format!("({area}) {exchange}-{line}"));
+        out.push(format!("+1 ({area}) {exchange}-{line}"));
+        out.push(format!("1-{area}-{exchange}-{line}"));
+        out.push(format!("001 {area} {exchange} {line}"));
+    } else {
+        out.push(format!("+{cc} (0){national}"));
     }
     out
 }
@@ -221,17 +226,23 @@ async fn yealink_caller_id_in_several_spellings() {
     let h = start().await;
     let url = h.url();
     let all = sample();
-    let (de_number, _) = number_of_country(&all, "+49");
-    let mut numbers = vec![MEGAN_PHONE.to_string()];
-    numbers.push(de_number);
+    // Numbers stored in the tenant in several formats: US, a German mobile, a German
+    // landline also stored as `+49 (0)30 ...`, a UK number with `(0)`, a French one.
+    let numbers = [
+        (MEGAN_PHONE, 1),
+        ("+4915112345678", 2),
+        ("+493012345678", 2),
+        ("+441614960000", 2),
+        ("+33123456789", 2),
+    ];
     // Warm the token up so that the cost below counts directory requests only.
     let _ = ldapsearch(&["-x", "-H", &url, "-b", USERS_OU, "(cn=zz-warm-up)"]).await;
-    for number in numbers {
+    for (number, cc_len) in numbers {
         let want = matching(&all, |p| {
-            phone_any(p, &["telephoneNumber", "mobile"], &number)
+            phone_any(p, &["telephoneNumber", "mobile"], number)
         });
         assert!(!want.is_empty(), "someone has {number}");
-        for spelled in spellings(&number) {
+        for spelled in spellings(number, cc_len) {
             let filter =
                 format!("(|(telephoneNumber={spelled})(mobile={spelled})(ipPhone={spelled}))");
             h.emu.reset_stats();
@@ -898,7 +909,9 @@ async fn mitel_alphabet_buckets_reread_and_lowercase_caller_id() {
     assert_eq!(ldif_values(attrs, "sn"), megan.values("sn").to_vec());
 
     // OpenCom caller lookup: lowercase names, E.164 equality, with a German number.
-    let (de, _) = number_of_country(&all, "+49");
+    // +49 30 12345678 is stored as `+49 30 12345678` on one user and as
+    // `+49 (0)30 123456-78` on another: both are the caller.
+    let de = "+493012345678".to_string();
     let filter = format!("(|(mobile={de})(homephone={de})(telephonenumber={de}))");
     let want = matching(&all, |p| {
         phone_any(p, &["mobile", "homePhone", "telephoneNumber"], &de)

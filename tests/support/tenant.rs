@@ -7,7 +7,6 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use ldap_graph_gateway::emulator::Tenant;
-use phonenumber::Mode;
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
@@ -263,11 +262,33 @@ fn is_phone(attr: &str) -> bool {
     PHONE_ATTRS.contains(&canonical(attr).as_str())
 }
 
-/// E.164 form of a number under the default region, when it parses.
+/// E.164 form of a number under the default region (US), when it has one. Written out
+/// here rather than taken from a phone library so that the expectations do not share the
+/// gateway's parser: an international form (`+`, `00` or the US exit code `011`) keeps its
+/// digits minus a `(0)` trunk marker; a national US form has 10 digits, or 11 with the
+/// leading 1; an extension (`x123`, `ext. 123`, `;ext=123`) is ignored.
 pub fn e164(number: &str) -> Option<String> {
-    let region: phonenumber::country::Id = REGION.parse().ok()?;
-    let n = phonenumber::parse(Some(region), number).ok()?;
-    Some(n.format().mode(Mode::E164).to_string())
+    let cut = number
+        .find(|c: char| c.is_ascii_alphabetic() || c == ';')
+        .unwrap_or(number.len());
+    let t = number[..cut].trim();
+    let digits_of = |s: &str| s.chars().filter(|c| c.is_ascii_digit()).collect::<String>();
+    let international = |d: String| (8..=15).contains(&d.len()).then(|| format!("+{d}"));
+    if let Some(rest) = t.strip_prefix('+') {
+        return international(digits_of(&rest.replace("(0)", "")));
+    }
+    let d = digits_of(t);
+    if let Some(rest) = d.strip_prefix("011") {
+        return international(rest.to_string());
+    }
+    if d.starts_with("00") {
+        return international(digits_of(&t.replace("(0)", ""))[2..].to_string());
+    }
+    match d.len() {
+        10 if !d.starts_with('0') && !d.starts_with('1') => Some(format!("+1{d}")),
+        11 if d.starts_with('1') => Some(format!("+{d}")),
+        _ => None,
+    }
 }
 
 /// RFC 4517 telephoneNumberMatch: spaces and hyphens are insignificant, case ignored.

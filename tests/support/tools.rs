@@ -265,6 +265,6 @@ pub async fn ldap3_search(
 pub fn users_requests(emu: &ldap_graph_gateway::emulator::EmulatorHandle) -> usize {
     emu.request_log()
         .iter()
-        .filter(|r| format!("{r:?}").contains("/users"))
+        .filter(|line| line.contains("/v1.0/users"))
         .count()
 }
