@@ -485,7 +485,7 @@ async fn throttling_beyond_the_time_limit_is_busy_51() {
         "no entries were found while throttled"
     );
     assert!(
-        out.stderr.contains("additional info"),
+        out.stderr.to_lowercase().contains("additional info"),
         "a diagnostic message: {}",
         out.stderr
     );
@@ -739,7 +739,14 @@ async fn every_write_is_unwilling_to_perform_53() {
     let mut pw_args = auth.to_vec();
     pw_args.extend(["-s", "new-secret", MEGAN_DN]);
     let out = tools::run("ldappasswd", &pw_args, &[], None).await;
-    assert_eq!(out.code, 53, "password modify: {}", out.stderr);
+    // ldappasswd exits 1 on any refusal and prints the result code.
+    assert!(
+        out.code != 0 && out.stdout.contains("(53)"),
+        "password modify: {} {} {}",
+        out.code,
+        out.stdout,
+        out.stderr
+    );
 
     // Anonymous writers get the same answer, also through the ldap3 crate.
     let mut ldap = tools::ldap3_plain(&url).await;
@@ -793,7 +800,7 @@ async fn graph_down_gives_52_with_a_message_and_the_next_search_succeeds() {
     );
     assert!(out.dns().is_empty(), "no entries while Graph is down");
     assert!(
-        out.stderr.contains("additional info"),
+        out.stderr.to_lowercase().contains("additional info"),
         "a diagnostic message: {}",
         out.stderr
     );
