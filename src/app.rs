@@ -20,7 +20,7 @@ use crate::ldap::accounts::{AccountSecret, BindAccount};
 use crate::ldap::server::{self, EdgeLimits, Gateway, RunningServer};
 use crate::ldap::tls;
 use crate::search::{Directory, SearchSettings};
-use crate::translate::pushdown::explain_plan;
+use crate::translate::explain_plan;
 
 /// Builds the Graph client settings from `[graph]`.
 pub fn graph_settings(cfg: &Config) -> GraphSettings {
@@ -77,8 +77,10 @@ pub fn build_gateway(cfg: &Config) -> Result<Gateway, String> {
     let limits = EdgeLimits {
         max_connections: l.max_connections,
         max_message_bytes: l.max_message_bytes,
-        // A filter of depth d nests about 2d BER levels inside the PDU's own.
-        max_ber_depth: l.max_filter_depth * 2 + 16,
+        // Deep enough that an over-deep filter still decodes and gets a clear result on
+        // its message id (max_filter_depth is checked after decoding); bounded so that
+        // decoding cannot exhaust the stack.
+        max_ber_depth: (l.max_filter_depth * 2 + 16).max(300),
         max_filter_depth: l.max_filter_depth,
         idle_timeout_secs: l.idle_timeout_secs,
         size_limit: l.size_limit,
@@ -144,21 +146,21 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     let (gw, running) = start(&cfg).await?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     info!("ready");
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
             _ = hup.recv() => {
-                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Reloading]);
                 reload_tls(&cfg, &gw);
-                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
             }
         }
     }
     info!("shutting down; letting in-flight operations finish");
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     running
         .shutdown(Duration::from_secs(cfg.ldap.time_limit_secs + 5))
         .await;
@@ -200,7 +202,12 @@ pub async fn demo(listen: SocketAddr) -> Result<(), String> {
 }
 
 /// `explain`: the Graph requests a search becomes, without contacting Graph.
-pub fn explain(cfg: &Config, base: Option<&str>, scope: &str, filter: &str) -> Result<String, String> {
+pub fn explain(
+    cfg: &Config,
+    base: Option<&str>,
+    scope: &str,
+    filter: &str,
+) -> Result<String, String> {
     let directory = build_directory(cfg)?;
     let f = parse_filter(filter).map_err(|e| format!("filter: {e}"))?;
     let scope = match scope {
@@ -211,7 +218,8 @@ pub fn explain(cfg: &Config, base: Option<&str>, scope: &str, filter: &str) -> R
     };
     let base = base.unwrap_or(&cfg.ldap.base_dn);
     let mut out = format!("search base \"{base}\" scope {scope:?} filter {filter}\n");
-    let (fixed, collections) = directory.coverage(base, scope).map_err(|e| e.message)?;
+    let crate::search::Coverage { fixed, collections } =
+        directory.coverage(base, scope).map_err(|e| e.message)?;
     for e in &fixed {
         out.push_str(&format!("fixed entry (no Graph request): {}\n", e.dn));
     }

@@ -2,8 +2,12 @@
 //! (CONTRACT §5), configurable per attribute. Owns `$select` lists and which Graph
 //! property backs an LDAP attribute; it does not decide what Graph can filter (translate).
 
+use serde_json::Value;
+
 use super::Collection;
-use super::schema::AttributeType;
+use super::entry::Entry;
+use super::schema::{self, AttributeType};
+use super::tree::{Tree, push_named};
 
 /// Where an LDAP attribute's values come from in a Graph object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,10 +55,498 @@ impl Mapping {
     }
 }
 
-// Filled by the directory-model owner:
-// - `Mapping::default_mapping() -> Mapping` (CONTRACT §5)
-// - `Mapping::select(&self, c) -> Vec<String>`: Graph properties for `$select`
-//   (always `id`, and `userPrincipalName` for users)
-// - `Mapping::to_entry(&self, c, obj: &serde_json::Value, tree: &Tree) -> Option<Entry>`:
-//   the full entry with objectClass and operational attributes, `None` when the object
-//   lacks its key (`id`, or `userPrincipalName` for users)
+/// The default mapping of users (CONTRACT §5).
+const DEFAULT_USERS: &[(&str, &str)] = &[
+    ("uid", "userPrincipalName"),
+    ("userPrincipalName", "userPrincipalName"),
+    ("cn", "displayName"),
+    ("displayName", "displayName"),
+    ("givenName", "givenName"),
+    ("sn", "surname"),
+    ("mail", "mail"),
+    ("telephoneNumber", "businessPhones"),
+    ("mobile", "mobilePhone"),
+    ("facsimileTelephoneNumber", "faxNumber"),
+    ("title", "jobTitle"),
+    ("department", "department"),
+    ("company", "companyName"),
+    ("o", "companyName"),
+    ("physicalDeliveryOfficeName", "officeLocation"),
+    ("street", "streetAddress"),
+    ("l", "city"),
+    ("st", "state"),
+    ("postalCode", "postalCode"),
+    ("co", "country"),
+    ("employeeNumber", "employeeId"),
+    ("preferredLanguage", "preferredLanguage"),
+    ("sAMAccountName", "onPremisesSamAccountName|mailNickname"),
+    ("entryUUID", "id"),
+];
+
+/// The default mapping of organizational contacts (CONTRACT §5).
+const DEFAULT_CONTACTS: &[(&str, &str)] = &[
+    ("uid", "id"),
+    ("cn", "displayName"),
+    ("displayName", "displayName"),
+    ("givenName", "givenName"),
+    ("sn", "surname"),
+    ("mail", "mail"),
+    ("title", "jobTitle"),
+    ("department", "department"),
+    ("company", "companyName"),
+    ("o", "companyName"),
+    ("telephoneNumber", "phones:business"),
+    ("mobile", "phones:mobile"),
+    ("facsimileTelephoneNumber", "phones:businessFax"),
+    ("homePhone", "phones:home"),
+    ("street", "addresses:street"),
+    ("l", "addresses:city"),
+    ("st", "addresses:state"),
+    ("postalCode", "addresses:postalCode"),
+    ("co", "addresses:countryOrRegion"),
+    ("entryUUID", "id"),
+];
+
+/// Attributes the mapping may not change: the RDN and the identity (CONTRACT §4-§5).
+const FIXED_ATTRIBUTES: &[&str] = &["uid", "entryUUID", "objectClass"];
+
+impl Source {
+    /// Parses a configured source: `prop`, `prop1|prop2` (first non-empty),
+    /// `phones:<type>` and `addresses:<field>` (organizational contacts).
+    pub fn parse(spec: &str) -> Result<Source, String> {
+        let valid_name = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '@' || c == '.')
+        };
+        let spec = spec.trim();
+        let check = |s: &str| -> Result<String, String> {
+            if valid_name(s) {
+                Ok(s.to_string())
+            } else {
+                Err(format!("invalid Graph property name {s:?}"))
+            }
+        };
+        if let Some(t) = spec.strip_prefix("phones:") {
+            return Ok(Source::ContactPhone(check(t)?));
+        }
+        if let Some(f) = spec.strip_prefix("addresses:") {
+            return Ok(Source::ContactAddress(check(f)?));
+        }
+        if spec.contains('|') {
+            let props = spec
+                .split('|')
+                .map(|p| check(p.trim()))
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(Source::FirstOf(props));
+        }
+        Ok(Source::Property(check(spec)?))
+    }
+
+    /// The Graph properties to `$select` for this source.
+    pub fn graph_properties(&self) -> Vec<&str> {
+        match self {
+            Source::Property(p) => vec![p.as_str()],
+            Source::FirstOf(ps) => ps.iter().map(String::as_str).collect(),
+            Source::ContactPhone(_) => vec!["phones"],
+            Source::ContactAddress(_) => vec!["addresses"],
+        }
+    }
+
+    /// The values of this source in a Graph object: every non-empty string (numbers and
+    /// booleans as JSON writes them); collections give every value.
+    pub fn values(&self, obj: &Value) -> Vec<String> {
+        match self {
+            Source::Property(p) => json_values(obj.get(p)),
+            Source::FirstOf(ps) => ps
+                .iter()
+                .map(|p| json_values(obj.get(p)))
+                .find(|v| !v.is_empty())
+                .unwrap_or_default(),
+            Source::ContactPhone(kind) => obj
+                .get("phones")
+                .and_then(Value::as_array)
+                .map(|phones| {
+                    phones
+                        .iter()
+                        .filter(|p| {
+                            p.get("type")
+                                .and_then(Value::as_str)
+                                .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+                        })
+                        .flat_map(|p| json_values(p.get("number")))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Source::ContactAddress(field) => obj
+                .get("addresses")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+                .map(|address| json_values(address.get(field)))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn json_values(v: Option<&Value>) -> Vec<String> {
+    fn scalar(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(if *b { "TRUE" } else { "FALSE" }.to_string()),
+            _ => None,
+        }
+    }
+    match v {
+        Some(Value::Array(items)) => items.iter().filter_map(scalar).collect(),
+        Some(other) => scalar(other).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+fn build(table: &[(&str, &str)]) -> Result<Vec<AttributeMapping>, String> {
+    table
+        .iter()
+        .map(|(attr, spec)| {
+            let at = schema::attribute(attr)
+                .ok_or_else(|| format!("unknown LDAP attribute {attr:?} in mapping"))?;
+            Ok(AttributeMapping {
+                attr: at,
+                source: Source::parse(spec)?,
+            })
+        })
+        .collect()
+}
+
+fn apply_overrides(
+    base: &mut Vec<AttributeMapping>,
+    overrides: &[(String, String)],
+    collection: &str,
+) -> Result<(), String> {
+    for (name, spec) in overrides {
+        let at = schema::attribute(name.trim()).ok_or_else(|| {
+            format!(
+                "[mapping.{collection}] {name:?} is not an LDAP attribute type the gateway knows"
+            )
+        })?;
+        if FIXED_ATTRIBUTES.contains(&at.name) || (at.operational && at.name != "entryUUID") {
+            return Err(format!(
+                "[mapping.{collection}] {name:?} cannot be remapped: it is fixed by the directory tree"
+            ));
+        }
+        base.retain(|m| !std::ptr::eq(m.attr, at));
+        if spec.trim().is_empty() {
+            continue;
+        }
+        let source =
+            Source::parse(spec).map_err(|e| format!("[mapping.{collection}] {name}: {e}"))?;
+        base.push(AttributeMapping { attr: at, source });
+    }
+    Ok(())
+}
+
+impl Mapping {
+    /// The default mapping of CONTRACT §5.
+    pub fn default_mapping() -> Mapping {
+        // The default tables only name known attributes and valid sources (tested).
+        Mapping {
+            users: build(DEFAULT_USERS).unwrap_or_default(),
+            contacts: build(DEFAULT_CONTACTS).unwrap_or_default(),
+        }
+    }
+
+    /// The default mapping changed by configured overrides: LDAP attribute name → Graph
+    /// source (`prop`, `a|b`, `phones:<type>`, `addresses:<field>`); an empty source
+    /// drops the attribute. Unknown LDAP attribute names, and `uid`, `entryUUID`,
+    /// `objectClass`, are errors.
+    pub fn with_overrides(
+        users: &[(String, String)],
+        contacts: &[(String, String)],
+    ) -> Result<Mapping, String> {
+        let mut mapping = Mapping::default_mapping();
+        apply_overrides(&mut mapping.users, users, "users")?;
+        apply_overrides(&mut mapping.contacts, contacts, "contacts")?;
+        Ok(mapping)
+    }
+
+    /// Graph properties for `$select`: always `id` (and `userPrincipalName` for users),
+    /// then every mapped property, each once.
+    pub fn select(&self, c: Collection) -> Vec<String> {
+        let mut out: Vec<String> = vec!["id".to_string()];
+        if c == Collection::Users {
+            out.push("userPrincipalName".to_string());
+        }
+        for m in self.for_collection(c) {
+            for p in m.source.graph_properties() {
+                if !out.iter().any(|o| o == p) {
+                    out.push(p.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// The LDAP entry of a Graph object: objectClass (CONTRACT §5), every mapped
+    /// attribute with values, and the operational attributes of §4. `None` when the
+    /// object lacks its key (`userPrincipalName` for users, `id` for contacts).
+    pub fn to_entry(&self, c: Collection, obj: &Value, tree: &Tree) -> Option<Entry> {
+        let id = obj
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        let key = match c {
+            Collection::Users => obj
+                .get("userPrincipalName")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())?,
+            Collection::Contacts => id?,
+        };
+        let mut entry = Entry::new(tree.object_dn(c, key));
+        let auxiliary = match c {
+            Collection::Users => "user",
+            Collection::Contacts => "contact",
+        };
+        push_named(
+            &mut entry,
+            "objectClass",
+            [
+                "top",
+                "person",
+                "organizationalPerson",
+                "inetOrgPerson",
+                auxiliary,
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+        // The RDN value is always present, whatever the mapping says (CONTRACT §8:
+        // every DN the gateway returns reads back).
+        push_named(&mut entry, "uid", vec![key.to_string()]);
+        for m in self.for_collection(c) {
+            entry.push(m.attr, m.source.values(obj));
+        }
+        if let Some(id) = id {
+            push_named(&mut entry, "entryUUID", vec![id.to_string()]);
+        }
+        tree.add_operational(&mut entry, "inetOrgPerson", false);
+        Some(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tree() -> Tree {
+        Tree::new("dc=example,dc=com").unwrap()
+    }
+
+    fn values(e: &Entry, name: &str) -> Vec<String> {
+        e.get(schema::attribute(name).unwrap())
+            .map(<[String]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    fn graph_user() -> Value {
+        json!({
+            "id": "4a9e1a2b-0b8f-4c33-9d7e-1f2a3b4c5d6e",
+            "userPrincipalName": "adele.vance@contoso.com",
+            "displayName": "Adele Vance",
+            "givenName": "Adele",
+            "surname": "Vance",
+            "mail": "AdeleV@contoso.com",
+            "businessPhones": ["+1 425 555 0109", "+1 425 555 0110"],
+            "mobilePhone": null,
+            "faxNumber": "",
+            "jobTitle": "Retail Manager",
+            "department": "Retail",
+            "companyName": "Contoso",
+            "officeLocation": "18/2111",
+            "streetAddress": "205 108th Ave NE",
+            "city": "Bellevue",
+            "state": "WA",
+            "postalCode": "98004",
+            "country": "United States",
+            "employeeId": "12345",
+            "preferredLanguage": "en-US",
+            "onPremisesSamAccountName": null,
+            "mailNickname": "AdeleV"
+        })
+    }
+
+    #[test]
+    fn maps_a_realistic_user() {
+        let m = Mapping::default_mapping();
+        let e = m
+            .to_entry(Collection::Users, &graph_user(), &tree())
+            .unwrap();
+        assert_eq!(
+            e.dn,
+            "uid=adele.vance@contoso.com,ou=users,dc=example,dc=com"
+        );
+        assert_eq!(
+            values(&e, "objectClass"),
+            [
+                "top",
+                "person",
+                "organizationalPerson",
+                "inetOrgPerson",
+                "user"
+            ]
+        );
+        assert_eq!(values(&e, "uid"), ["adele.vance@contoso.com"]);
+        assert_eq!(values(&e, "userPrincipalName"), ["adele.vance@contoso.com"]);
+        assert_eq!(values(&e, "cn"), ["Adele Vance"]);
+        assert_eq!(values(&e, "displayName"), ["Adele Vance"]);
+        assert_eq!(values(&e, "sn"), ["Vance"]);
+        assert_eq!(
+            values(&e, "telephoneNumber"),
+            ["+1 425 555 0109", "+1 425 555 0110"]
+        );
+        assert!(values(&e, "mobile").is_empty());
+        assert!(values(&e, "facsimileTelephoneNumber").is_empty());
+        assert_eq!(values(&e, "company"), ["Contoso"]);
+        assert_eq!(values(&e, "o"), ["Contoso"]);
+        assert_eq!(values(&e, "co"), ["United States"]);
+        assert_eq!(values(&e, "employeeNumber"), ["12345"]);
+        assert_eq!(values(&e, "sAMAccountName"), ["AdeleV"]);
+        assert_eq!(
+            values(&e, "entryUUID"),
+            ["4a9e1a2b-0b8f-4c33-9d7e-1f2a3b4c5d6e"]
+        );
+        assert_eq!(values(&e, "entryDN"), vec![e.dn.clone()]);
+        assert_eq!(values(&e, "hasSubordinates"), ["FALSE"]);
+        assert_eq!(values(&e, "structuralObjectClass"), ["inetOrgPerson"]);
+        assert_eq!(values(&e, "subschemaSubentry"), ["cn=Subschema"]);
+        // onPremisesSamAccountName wins when present
+        let mut u = graph_user();
+        u["onPremisesSamAccountName"] = json!("avance");
+        let e = m.to_entry(Collection::Users, &u, &tree()).unwrap();
+        assert_eq!(values(&e, "sAMAccountName"), ["avance"]);
+    }
+
+    #[test]
+    fn user_without_surname_has_no_sn_and_without_upn_no_entry() {
+        let m = Mapping::default_mapping();
+        let mut u = graph_user();
+        u["surname"] = Value::Null;
+        let e = m.to_entry(Collection::Users, &u, &tree()).unwrap();
+        assert!(values(&e, "sn").is_empty());
+        u["userPrincipalName"] = json!("");
+        assert!(m.to_entry(Collection::Users, &u, &tree()).is_none());
+    }
+
+    #[test]
+    fn maps_a_realistic_contact() {
+        let contact = json!({
+            "id": "25caf5a6-8e4b-4d2d-a1bd-3e0f4c9a1234",
+            "displayName": "Hans Müller",
+            "givenName": "Hans",
+            "surname": "Müller",
+            "mail": "hans.mueller@fabrikam.de",
+            "jobTitle": "Einkauf",
+            "companyName": "Fabrikam GmbH",
+            "department": null,
+            "phones": [
+                {"type": "business", "number": "+49 30 1234567"},
+                {"type": "businessFax", "number": "+49 30 1234568"},
+                {"type": "mobile", "number": "+49 171 2345678"},
+                {"type": "home", "number": null},
+                {"type": "business", "number": "+49 30 7654321"}
+            ],
+            "addresses": [
+                {"city": "Berlin", "countryOrRegion": "Germany", "officeLocation": null,
+                 "postalCode": "10115", "state": "", "street": "Invalidenstr. 1"},
+                {"city": "Hamburg"}
+            ]
+        });
+        let e = Mapping::default_mapping()
+            .to_entry(Collection::Contacts, &contact, &tree())
+            .unwrap();
+        assert_eq!(
+            e.dn,
+            "uid=25caf5a6-8e4b-4d2d-a1bd-3e0f4c9a1234,ou=contacts,dc=example,dc=com"
+        );
+        assert_eq!(values(&e, "objectClass")[4], "contact");
+        assert_eq!(
+            values(&e, "telephoneNumber"),
+            ["+49 30 1234567", "+49 30 7654321"]
+        );
+        assert_eq!(values(&e, "facsimileTelephoneNumber"), ["+49 30 1234568"]);
+        assert_eq!(values(&e, "mobile"), ["+49 171 2345678"]);
+        assert!(values(&e, "homePhone").is_empty());
+        assert_eq!(values(&e, "l"), ["Berlin"]);
+        assert!(values(&e, "st").is_empty());
+        assert_eq!(values(&e, "co"), ["Germany"]);
+        assert_eq!(values(&e, "street"), ["Invalidenstr. 1"]);
+        assert!(values(&e, "department").is_empty());
+        assert_eq!(values(&e, "uid"), ["25caf5a6-8e4b-4d2d-a1bd-3e0f4c9a1234"]);
+        assert_eq!(
+            values(&e, "entryUUID"),
+            ["25caf5a6-8e4b-4d2d-a1bd-3e0f4c9a1234"]
+        );
+    }
+
+    #[test]
+    fn select_lists_every_source_once() {
+        let m = Mapping::default_mapping();
+        let users = m.select(Collection::Users);
+        assert_eq!(&users[..2], ["id", "userPrincipalName"]);
+        for p in [
+            "displayName",
+            "businessPhones",
+            "onPremisesSamAccountName",
+            "mailNickname",
+            "companyName",
+        ] {
+            assert_eq!(users.iter().filter(|u| *u == p).count(), 1, "{p}");
+        }
+        let contacts = m.select(Collection::Contacts);
+        assert!(contacts.contains(&"phones".to_string()));
+        assert!(contacts.contains(&"addresses".to_string()));
+        assert!(!contacts.contains(&"userPrincipalName".to_string()));
+    }
+
+    #[test]
+    fn overrides_add_rename_and_drop() {
+        let m = Mapping::with_overrides(
+            &[
+                ("ipPhone".into(), "extension_abc_ipPhone".into()),
+                ("CN".into(), "".into()),
+                ("sn".into(), "surname".into()),
+            ],
+            &[("pager".into(), "phones:pager".into())],
+        )
+        .unwrap();
+        let cn = schema::attribute("cn").unwrap();
+        assert!(m.sources(Collection::Users, cn).is_empty());
+        assert_eq!(m.sources(Collection::Contacts, cn).len(), 1);
+        let ip = schema::attribute("ipPhone").unwrap();
+        assert_eq!(
+            m.sources(Collection::Users, ip),
+            [&Source::Property("extension_abc_ipPhone".into())]
+        );
+        assert!(
+            m.select(Collection::Users)
+                .contains(&"extension_abc_ipPhone".to_string())
+        );
+        let pager = schema::attribute("pager").unwrap();
+        assert_eq!(
+            m.sources(Collection::Contacts, pager),
+            [&Source::ContactPhone("pager".into())]
+        );
+        assert!(Mapping::with_overrides(&[("bogusAttr".into(), "x".into())], &[]).is_err());
+        assert!(Mapping::with_overrides(&[("uid".into(), "mail".into())], &[]).is_err());
+        assert!(Mapping::with_overrides(&[("mail".into(), "bad name".into())], &[]).is_err());
+    }
+
+    #[test]
+    fn default_tables_build() {
+        assert_eq!(build(DEFAULT_USERS).unwrap().len(), DEFAULT_USERS.len());
+        assert_eq!(
+            build(DEFAULT_CONTACTS).unwrap().len(),
+            DEFAULT_CONTACTS.len()
+        );
+    }
+}

@@ -1,3 +1,387 @@
 //! Phone-number matching across formats (CONTRACT §7): E.164 parsing with a default
 //! region, digits-only forms for substrings, and the spelling variants the translator
-//! pushes to Graph. Pure; no I/O.
+//! pushes to Graph. Pure; no I/O, and no knowledge of entries or filters.
+
+use phonenumber::{Mode, PhoneNumber, country};
+
+/// How phone attributes match (`[phone] match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneMatch {
+    /// Equality compares E.164 forms when both values parse; substrings compare digits
+    /// (CONTRACT §7). The default.
+    E164,
+    /// RFC 4517 telephoneNumber(Substrings)Match only.
+    Rfc4517,
+}
+
+/// The configured phone matching: mode and default region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneRules {
+    pub mode: PhoneMatch,
+    region: country::Id,
+}
+
+/// Most spellings `spelling_variants` returns (each becomes one Graph `startsWith`).
+pub const MAX_SPELLING_VARIANTS: usize = 40;
+
+impl PhoneRules {
+    /// Rules for `mode` with `default_region`, an ISO 3166 alpha-2 code such as "US".
+    pub fn new(mode: PhoneMatch, default_region: &str) -> Result<Self, String> {
+        let region = default_region
+            .trim()
+            .to_ascii_uppercase()
+            .parse::<country::Id>()
+            .map_err(|_| {
+                format!("[phone] default_region {default_region:?} is not an ISO 3166 region code")
+            })?;
+        Ok(PhoneRules { mode, region })
+    }
+
+    /// `phone::digits` as an associated function, for callers holding the rules.
+    pub fn digits(v: &str) -> String {
+        digits(v)
+    }
+
+    /// The default region's code, e.g. "US".
+    pub fn region(&self) -> &str {
+        self.region.as_ref()
+    }
+
+    /// Parses a number as libphonenumber does, with the default region for numbers
+    /// written without a country code; `None` unless it is a plausible number.
+    fn parse(&self, v: &str) -> Option<PhoneNumber> {
+        let digit_count = v.chars().filter(char::is_ascii_digit).count();
+        // Short codes and extensions alone are not numbers we can place in E.164.
+        if digit_count < 5 {
+            return None;
+        }
+        let number = phonenumber::parse(Some(self.region), v).ok()?;
+        number.is_valid().then_some(number)
+    }
+
+    /// The E.164 form of a number (`+14255550100`), the extension ignored; `None` when
+    /// it does not parse as a valid number.
+    pub fn e164(&self, v: &str) -> Option<String> {
+        self.parse(v)
+            .map(|n| n.format().mode(Mode::E164).to_string())
+    }
+
+    /// The spellings under which the number in `assertion` is most likely stored in
+    /// Graph, most likely first, deduplicated, at most `MAX_SPELLING_VARIANTS`. The
+    /// translator ORs them as `startsWith` clauses, so stored extensions still match.
+    /// Empty when the assertion does not parse.
+    pub fn spelling_variants(&self, assertion: &str) -> Vec<String> {
+        let Some(e164) = self.e164(assertion) else {
+            return Vec::new();
+        };
+        // Re-parse the bare E.164 string so no extension leaks into the formats.
+        let Ok(number) = phonenumber::parse(None, &e164) else {
+            return Vec::new();
+        };
+        let cc = number.code().value().to_string();
+        let international = number.format().mode(Mode::International).to_string();
+        let national = number.format().mode(Mode::National).to_string();
+        let mut out: Vec<String> = vec![e164.clone(), international.clone(), national.clone()];
+        let nsn = e164
+            .trim_start_matches('+')
+            .strip_prefix(cc.as_str())
+            .unwrap_or("")
+            .to_string();
+        if cc == "1" && nsn.len() == 10 {
+            let (area, rest) = nsn.split_at(3);
+            let (exchange, line) = rest.split_at(3);
+            out.extend([
+                format!("{area}-{exchange}-{line}"),
+                format!("{area}.{exchange}.{line}"),
+                format!("{area} {exchange} {line}"),
+                nsn.clone(),
+                format!("+1 {area} {exchange} {line}"),
+                format!("+1 ({area}) {exchange}-{line}"),
+                format!("+1-{area}-{exchange}-{line}"),
+                format!("+1.{area}.{exchange}.{line}"),
+                format!("001 {area} {exchange} {line}"),
+                format!("1-{area}-{exchange}-{line}"),
+                format!("1 ({area}) {exchange}-{line}"),
+                format!("1 {area} {exchange} {line}"),
+                format!("1{nsn}"),
+                format!("({area}){exchange}-{line}"),
+                format!("({area}) {exchange} {line}"),
+                format!("+1({area}){exchange}-{line}"),
+                format!("+1 {area}-{exchange}-{line}"),
+                format!("+1 {area}.{exchange}.{line}"),
+                format!("+1 {area} {exchange}{line}"),
+                format!("+1 {area}{exchange}{line}"),
+                format!("1.{area}.{exchange}.{line}"),
+                format!("001{nsn}"),
+                format!("011 1 {area} {exchange} {line}"),
+            ]);
+        } else {
+            let groups: Vec<&str> = international
+                .strip_prefix(&format!("+{cc}"))
+                .unwrap_or("")
+                .split([' ', '-'])
+                .filter(|g| !g.is_empty())
+                .collect();
+            let national_groups: Vec<&str> = national
+                .split([' ', '-'])
+                .filter(|g| !g.is_empty())
+                .collect();
+            let joined = |sep: &str| groups.join(sep);
+            out.extend([
+                format!("+{cc} {}", joined(" ")),
+                format!("+{cc}-{}", joined("-")),
+                format!("+{cc} {}", joined("-")),
+                format!("+{cc} {}", joined("")),
+                national_groups.join(" "),
+                national_groups.join("-"),
+                national_groups.join(""),
+                format!("00{cc} {}", joined(" ")),
+                format!("00{cc}{}", joined("")),
+                format!("00{cc} {}", joined("")),
+            ]);
+            if let Some((first, rest)) = groups.split_first() {
+                let rest = rest.join(" ");
+                out.push(format!("+{cc} {first} {}", rest.replace(' ', "")));
+                out.push(format!("+{cc} ({first}) {rest}"));
+                out.push(format!("+{cc}-{first}-{}", rest.replace(' ', "")));
+            }
+            if let Some((area, rest)) = national_groups.split_first() {
+                let rest_spaced = rest.join(" ");
+                let rest_joined = rest.join("");
+                out.push(format!("{area}/{rest_joined}"));
+                out.push(format!("{area}/{rest_spaced}"));
+                out.push(format!("{area} {rest_joined}"));
+                out.push(format!("{area}-{rest_joined}"));
+                if !area.starts_with('(') {
+                    out.push(format!("({area}) {rest_spaced}"));
+                }
+                // "+49 (0)30 ..." where the national form adds a trunk prefix 0.
+                if let (Some(trunkless), Some(first)) = (area.strip_prefix('0'), groups.first())
+                    && trunkless == *first
+                {
+                    {
+                        let rest_intl = groups[1..].join(" ");
+                        out.push(format!("+{cc} (0){trunkless} {rest_intl}"));
+                        out.push(format!("+{cc} (0) {trunkless} {rest_intl}"));
+                        out.push(format!("+{cc}(0){trunkless} {rest_intl}"));
+                        out.push(format!("+{cc} (0){trunkless}-{}", groups[1..].join("")));
+                        out.push(format!("+{cc} (0){trunkless}{}", groups[1..].join("")));
+                    }
+                }
+            }
+        }
+        let mut unique: Vec<String> = Vec::new();
+        for v in out {
+            let v = v.trim().to_string();
+            if !v.is_empty() && !unique.contains(&v) {
+                unique.push(v);
+            }
+            if unique.len() == MAX_SPELLING_VARIANTS {
+                break;
+            }
+        }
+        unique
+    }
+
+    /// Whether a stored phone value equals an assertion: in E164 mode the E.164 forms
+    /// when both parse, else telephoneNumberMatch (CONTRACT §7). `None`: the assertion
+    /// is not a valid Telephone Number for the RFC 4517 fallback (Undefined).
+    pub fn equality(&self, value: &str, assertion: &str) -> Option<bool> {
+        if self.mode == PhoneMatch::E164
+            && let Some(asserted) = self.e164(assertion)
+            && let Some(stored) = self.e164(value)
+        {
+            return Some(stored == asserted);
+        }
+        let asserted = super::matching::telephone_key(assertion)?;
+        Some(super::matching::telephone_key(value).is_some_and(|v| v == asserted))
+    }
+}
+
+/// Every character but digits and a leading `+` removed (CONTRACT §7):
+/// `+1 (425) 555-0100` becomes `+14255550100`.
+pub fn digits(v: &str) -> String {
+    let trimmed = v.trim_start();
+    let mut out = String::with_capacity(trimmed.len());
+    if trimmed.starts_with('+') {
+        out.push('+');
+    }
+    out.extend(trimmed.chars().filter(char::is_ascii_digit));
+    out
+}
+
+/// True when a substring piece holds only digits and phone punctuation, so comparing
+/// its `digits` form loses nothing the user typed.
+pub fn is_phone_spelling(piece: &str) -> bool {
+    piece
+        .chars()
+        .all(|c| c.is_ascii_digit() || " -.()/+".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn us() -> PhoneRules {
+        PhoneRules::new(PhoneMatch::E164, "us").unwrap()
+    }
+
+    #[test]
+    fn rejects_unknown_region() {
+        assert!(PhoneRules::new(PhoneMatch::E164, "XX").is_err());
+        assert!(PhoneRules::new(PhoneMatch::E164, "").is_err());
+        assert_eq!(
+            PhoneRules::new(PhoneMatch::Rfc4517, "de").unwrap().region(),
+            "DE"
+        );
+    }
+
+    #[test]
+    fn e164_across_spellings() {
+        let r = us();
+        for s in [
+            "+14255550100",
+            "4255550100",
+            "+1 (425) 555-0100",
+            "(425) 555.0100",
+            "425-555-0100",
+            "1-425-555-0100",
+            "+1 425 555 0100 ext. 12",
+            "425-555-0100 x12",
+        ] {
+            assert_eq!(r.e164(s).as_deref(), Some("+14255550100"), "{s}");
+        }
+        assert_eq!(r.e164("+49 30 1234567").as_deref(), Some("+49301234567"));
+        let de = PhoneRules::new(PhoneMatch::E164, "DE").unwrap();
+        assert_eq!(de.e164("030 1234567").as_deref(), Some("+49301234567"));
+        assert_eq!(de.e164("0049 30 1234567").as_deref(), Some("+49301234567"));
+        assert_eq!(r.e164("1234"), None);
+        assert_eq!(r.e164("hello"), None);
+        assert_eq!(r.e164(""), None);
+    }
+
+    #[test]
+    fn digits_keeps_leading_plus_only() {
+        assert_eq!(digits("+1 (425) 555-0100"), "+14255550100");
+        assert_eq!(digits("(425) 555.0100"), "4255550100");
+        assert_eq!(digits(" +49 30 1234-56"), "+4930123456");
+        assert_eq!(digits("12+34"), "1234");
+        assert_eq!(digits("abc"), "");
+    }
+
+    #[test]
+    fn equality_modes() {
+        let r = us();
+        assert_eq!(r.equality("+1 (425) 555-0100", "4255550100"), Some(true));
+        assert_eq!(r.equality("+1 (425) 555-0100", "4255550101"), Some(false));
+        // fallback: short internal extensions compare with telephoneNumberMatch
+        assert_eq!(r.equality("12-34", "1234"), Some(true));
+        assert_eq!(r.equality("12 34", "1235"), Some(false));
+        // invalid Telephone Number syntax in the fallback is Undefined
+        assert_eq!(r.equality("1234", "12#4"), None);
+        let strict = PhoneRules::new(PhoneMatch::Rfc4517, "US").unwrap();
+        assert_eq!(
+            strict.equality("+1 (425) 555-0100", "4255550100"),
+            Some(false)
+        );
+        assert_eq!(
+            strict.equality("+1 425 555-0100", "+14255550100"),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn nanp_variants() {
+        let v = us().spelling_variants("+1 (425) 555-0100");
+        assert_eq!(v[0], "+14255550100");
+        for expected in [
+            "+1 425-555-0100",
+            "(425) 555-0100",
+            "425-555-0100",
+            "425.555.0100",
+            "425 555 0100",
+            "4255550100",
+            "+1 425 555 0100",
+            "+1 (425) 555-0100",
+            "+1-425-555-0100",
+            "+1.425.555.0100",
+            "001 425 555 0100",
+            "1-425-555-0100",
+        ] {
+            assert!(
+                v.contains(&expected.to_string()),
+                "missing {expected}: {v:?}"
+            );
+        }
+        assert!(v.len() <= MAX_SPELLING_VARIANTS);
+        let mut dedup = v.clone();
+        dedup.sort();
+        dedup.dedup();
+        assert_eq!(dedup.len(), v.len());
+        // every variant is the same number (international prefixes other than the
+        // default region's 011 are spellings only)
+        for s in v.iter().filter(|s| !s.starts_with("00")) {
+            assert_eq!(us().e164(s).as_deref(), Some("+14255550100"), "{s}");
+        }
+    }
+
+    #[test]
+    fn german_variants() {
+        let v = us().spelling_variants("+49 30 1234567");
+        assert_eq!(v[0], "+49301234567");
+        for expected in [
+            "+49 30 1234567",
+            "030 1234567",
+            "0301234567",
+            "030-1234567",
+            "030/1234567",
+            "+49 (0)30 1234567",
+            "0049 30 1234567",
+            "+49-30-1234567",
+        ] {
+            assert!(
+                v.contains(&expected.to_string()),
+                "missing {expected}: {v:?}"
+            );
+        }
+        let de = PhoneRules::new(PhoneMatch::E164, "DE").unwrap();
+        for s in v
+            .iter()
+            .filter(|s| !s.starts_with("(0") && !s.contains("(0)"))
+        {
+            assert_eq!(de.e164(s).as_deref(), Some("+49301234567"), "{s}");
+        }
+    }
+
+    #[test]
+    fn unparsable_gives_no_variants() {
+        assert!(us().spelling_variants("hello").is_empty());
+        assert!(us().spelling_variants("12").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod variant_shapes {
+    use super::*;
+
+    #[test]
+    fn extension_never_leaks_and_other_regions_work() {
+        let us = PhoneRules::new(PhoneMatch::E164, "US").unwrap();
+        let v = us.spelling_variants("+1 425 555 0100 ext. 12");
+        assert!(!v.is_empty());
+        assert!(
+            v.iter().all(|s| !s.contains("12 ") && !s.ends_with("12")),
+            "{v:?}"
+        );
+        let gb = PhoneRules::new(PhoneMatch::E164, "GB").unwrap();
+        let v = gb.spelling_variants("020 7946 0018");
+        assert_eq!(v[0], "+442079460018");
+        assert!(v.contains(&"+44 20 7946 0018".to_string()), "{v:?}");
+        assert!(v.contains(&"020 7946 0018".to_string()), "{v:?}");
+        assert!(v.contains(&"+44 (0)20 7946 0018".to_string()), "{v:?}");
+        let fr = PhoneRules::new(PhoneMatch::E164, "FR").unwrap();
+        let v = fr.spelling_variants("01 23 45 67 89");
+        assert!(v.contains(&"+33 1 23 45 67 89".to_string()), "{v:?}");
+        assert!(v.len() <= MAX_SPELLING_VARIANTS);
+    }
+}

@@ -27,6 +27,12 @@ pub enum Equality {
     Boolean,
     /// octetStringMatch (2.5.13.17).
     OctetString,
+    /// numericStringMatch (2.5.13.8): spaces are insignificant.
+    NumericString,
+    /// objectIdentifierFirstComponentMatch (2.5.13.30), for the subschema attributes.
+    ObjectIdentifierFirstComponent,
+    /// generalizedTimeMatch (2.5.13.27).
+    GeneralizedTime,
     /// No equality rule: only presence can test the attribute.
     None,
 }
@@ -38,6 +44,8 @@ pub enum Substrings {
     CaseExact,
     CaseIgnoreIa5,
     TelephoneNumber,
+    /// numericStringSubstringsMatch (2.5.13.10).
+    NumericString,
     None,
 }
 
@@ -49,6 +57,8 @@ pub enum Ordering {
     CaseExact,
     Integer,
     Uuid,
+    /// generalizedTimeOrderingMatch (2.5.13.28).
+    GeneralizedTime,
     None,
 }
 
@@ -70,6 +80,18 @@ pub struct AttributeType {
     pub single_value: bool,
     /// Operational attributes are returned for `+` or by name, never for `*`.
     pub operational: bool,
+    /// RFC 4512 USAGE of an operational attribute: `directoryOperation` or `dSAOperation`.
+    pub usage: Usage,
+    /// NO-USER-MODIFICATION (every operational attribute the gateway serves).
+    pub no_user_modification: bool,
+}
+
+/// RFC 4512 §4.1.2 attribute usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
+    UserApplications,
+    DirectoryOperation,
+    DsaOperation,
 }
 
 impl AttributeType {
@@ -94,10 +116,74 @@ pub fn attributes() -> &'static [AttributeType] {
     ATTRIBUTES
 }
 
+impl Equality {
+    /// The rule's RFC 4517 name and OID, `None` when there is no equality rule.
+    pub fn rule(self) -> Option<(&'static str, &'static str)> {
+        Some(match self {
+            Equality::CaseIgnore => ("caseIgnoreMatch", "2.5.13.2"),
+            Equality::CaseExact => ("caseExactMatch", "2.5.13.5"),
+            Equality::CaseIgnoreIa5 => ("caseIgnoreIA5Match", "1.3.6.1.4.1.1466.109.114.2"),
+            Equality::CaseExactIa5 => ("caseExactIA5Match", "1.3.6.1.4.1.1466.109.114.1"),
+            Equality::TelephoneNumber => ("telephoneNumberMatch", "2.5.13.20"),
+            Equality::ObjectIdentifier => ("objectIdentifierMatch", "2.5.13.0"),
+            Equality::DistinguishedName => ("distinguishedNameMatch", "2.5.13.1"),
+            Equality::Uuid => ("UUIDMatch", "1.3.6.1.1.16.2"),
+            Equality::Integer => ("integerMatch", "2.5.13.14"),
+            Equality::Boolean => ("booleanMatch", "2.5.13.13"),
+            Equality::OctetString => ("octetStringMatch", "2.5.13.17"),
+            Equality::NumericString => ("numericStringMatch", "2.5.13.8"),
+            Equality::ObjectIdentifierFirstComponent => {
+                ("objectIdentifierFirstComponentMatch", "2.5.13.30")
+            }
+            Equality::GeneralizedTime => ("generalizedTimeMatch", "2.5.13.27"),
+            Equality::None => return None,
+        })
+    }
+}
+
+impl Substrings {
+    /// The rule's RFC 4517 name and OID, `None` when there is no substrings rule.
+    pub fn rule(self) -> Option<(&'static str, &'static str)> {
+        Some(match self {
+            Substrings::CaseIgnore => ("caseIgnoreSubstringsMatch", "2.5.13.4"),
+            Substrings::CaseExact => ("caseExactSubstringsMatch", "2.5.13.7"),
+            Substrings::CaseIgnoreIa5 => {
+                ("caseIgnoreIA5SubstringsMatch", "1.3.6.1.4.1.1466.109.114.3")
+            }
+            Substrings::TelephoneNumber => ("telephoneNumberSubstringsMatch", "2.5.13.21"),
+            Substrings::NumericString => ("numericStringSubstringsMatch", "2.5.13.10"),
+            Substrings::None => return None,
+        })
+    }
+}
+
+impl Ordering {
+    /// The rule's RFC 4517 name and OID, `None` when there is no ordering rule.
+    pub fn rule(self) -> Option<(&'static str, &'static str)> {
+        Some(match self {
+            Ordering::CaseIgnore => ("caseIgnoreOrderingMatch", "2.5.13.3"),
+            Ordering::CaseExact => ("caseExactOrderingMatch", "2.5.13.6"),
+            Ordering::Integer => ("integerOrderingMatch", "2.5.13.15"),
+            Ordering::Uuid => ("UUIDOrderingMatch", "1.3.6.1.1.16.3"),
+            Ordering::GeneralizedTime => ("generalizedTimeOrderingMatch", "2.5.13.28"),
+            Ordering::None => return None,
+        })
+    }
+}
+
 const DIRECTORY_STRING: &str = "1.3.6.1.4.1.1466.115.121.1.15";
 const IA5_STRING: &str = "1.3.6.1.4.1.1466.115.121.1.26";
 const TELEPHONE_NUMBER: &str = "1.3.6.1.4.1.1466.115.121.1.50";
+const DN_SYNTAX: &str = "1.3.6.1.4.1.1466.115.121.1.12";
+const OID_SYNTAX: &str = "1.3.6.1.4.1.1466.115.121.1.38";
+const PRINTABLE_STRING: &str = "1.3.6.1.4.1.1466.115.121.1.44";
+const NUMERIC_STRING: &str = "1.3.6.1.4.1.1466.115.121.1.36";
+const POSTAL_ADDRESS: &str = "1.3.6.1.4.1.1466.115.121.1.41";
+const OCTET_STRING: &str = "1.3.6.1.4.1.1466.115.121.1.40";
+const GENERALIZED_TIME: &str = "1.3.6.1.4.1.1466.115.121.1.24";
 
+/// A Directory String attribute with caseIgnore equality, substrings and (CONTRACT §6)
+/// caseIgnoreOrderingMatch.
 const fn text(
     name: &'static str,
     aliases: &'static [&'static str],
@@ -114,81 +200,1352 @@ const fn text(
         ordering: Ordering::CaseIgnore,
         single_value: false,
         operational: false,
+        usage: Usage::UserApplications,
+        no_user_modification: false,
     }
 }
 
+/// A subtype of `name` (RFC 4519 §2.18): cn, sn, givenName, o, ou, l, st, title...
+const fn named(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    oid: &'static str,
+) -> AttributeType {
+    AttributeType {
+        sup: Some("name"),
+        ..text(name, aliases, oid)
+    }
+}
+
+/// An IA5 String attribute with caseIgnoreIA5 equality and substrings (mail, dc).
+const fn ia5(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    oid: &'static str,
+) -> AttributeType {
+    AttributeType {
+        syntax: IA5_STRING,
+        equality: Equality::CaseIgnoreIa5,
+        substrings: Substrings::CaseIgnoreIa5,
+        ..text(name, aliases, oid)
+    }
+}
+
+/// A Telephone Number attribute: telephoneNumber(Substrings)Match, no ordering (as in
+/// OpenLDAP's core and cosine schemas).
 const fn phone(
     name: &'static str,
     aliases: &'static [&'static str],
     oid: &'static str,
 ) -> AttributeType {
     AttributeType {
-        name,
-        aliases,
-        oid,
         syntax: TELEPHONE_NUMBER,
-        sup: None,
         equality: Equality::TelephoneNumber,
         substrings: Substrings::TelephoneNumber,
         ordering: Ordering::None,
-        single_value: false,
-        operational: false,
+        ..text(name, aliases, oid)
     }
 }
 
-/// The table. The directory-model owner completes it with every attribute type of the
-/// core, cosine and inetOrgPerson schemas and the operational attributes of CONTRACT §4.
-static ATTRIBUTES: &[AttributeType] = &[
-    text("cn", &["commonName"], "2.5.4.3"),
-    text("sn", &["surname"], "2.5.4.4"),
-    text("givenName", &["gn"], "2.5.4.42"),
-    text("displayName", &[], "2.16.840.1.113730.3.1.241"),
-    text("uid", &["userid"], "0.9.2342.19200300.100.1.1"),
-    text("userPrincipalName", &[], "1.2.840.113556.1.4.656"),
+/// A DN-valued attribute (distinguishedNameMatch, no substrings or ordering).
+const fn dn_valued(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    oid: &'static str,
+) -> AttributeType {
     AttributeType {
-        syntax: IA5_STRING,
-        equality: Equality::CaseIgnoreIa5,
-        substrings: Substrings::CaseIgnoreIa5,
-        ..text("mail", &["rfc822Mailbox"], "0.9.2342.19200300.100.1.3")
-    },
-    phone("telephoneNumber", &[], "2.5.4.20"),
-    phone("mobile", &["mobileTelephoneNumber"], "0.9.2342.19200300.100.1.41"),
-    phone("homePhone", &["homeTelephoneNumber"], "0.9.2342.19200300.100.1.20"),
+        syntax: DN_SYNTAX,
+        equality: Equality::DistinguishedName,
+        substrings: Substrings::None,
+        ordering: Ordering::None,
+        ..text(name, aliases, oid)
+    }
+}
+
+/// An attribute with no matching rule at all: only presence tests it.
+const fn opaque(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    oid: &'static str,
+    syntax: &'static str,
+) -> AttributeType {
     AttributeType {
-        syntax: "1.3.6.1.4.1.1466.115.121.1.22",
+        syntax,
         equality: Equality::None,
         substrings: Substrings::None,
-        ..phone("facsimileTelephoneNumber", &["fax"], "2.5.4.23")
-    },
-    text("title", &[], "2.5.4.12"),
-    text("department", &[], "1.2.840.113556.1.2.141"),
-    text("company", &[], "1.2.840.113556.1.2.146"),
-    text("o", &["organizationName"], "2.5.4.10"),
-    text("physicalDeliveryOfficeName", &[], "2.5.4.19"),
-    text("street", &["streetAddress"], "2.5.4.9"),
-    text("l", &["localityName"], "2.5.4.7"),
-    text("st", &["stateOrProvinceName"], "2.5.4.8"),
-    text("postalCode", &[], "2.5.4.17"),
-    text("co", &["friendlyCountryName"], "0.9.2342.19200300.100.1.43"),
-    text("employeeNumber", &[], "2.16.840.1.113730.3.1.3"),
-    text("preferredLanguage", &[], "2.16.840.1.113730.3.1.39"),
-    text("sAMAccountName", &[], "1.2.840.113556.1.4.221"),
-    text("ou", &["organizationalUnitName"], "2.5.4.11"),
-    text("dc", &["domainComponent"], "0.9.2342.19200300.100.1.25"),
+        ordering: Ordering::None,
+        ..text(name, aliases, oid)
+    }
+}
+
+/// An operational attribute (RFC 4512 §3.4), NO-USER-MODIFICATION.
+const fn operational(at: AttributeType, usage: Usage) -> AttributeType {
     AttributeType {
-        syntax: "1.3.6.1.4.1.1466.115.121.1.38",
+        operational: true,
+        no_user_modification: true,
+        usage,
+        ..at
+    }
+}
+
+const fn single(at: AttributeType) -> AttributeType {
+    AttributeType {
+        single_value: true,
+        ..at
+    }
+}
+
+const fn numeric(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    oid: &'static str,
+) -> AttributeType {
+    AttributeType {
+        syntax: NUMERIC_STRING,
+        equality: Equality::NumericString,
+        substrings: Substrings::NumericString,
+        ordering: Ordering::None,
+        ..text(name, aliases, oid)
+    }
+}
+
+const fn printable(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    oid: &'static str,
+) -> AttributeType {
+    AttributeType {
+        syntax: PRINTABLE_STRING,
+        ..text(name, aliases, oid)
+    }
+}
+
+const fn postal(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    oid: &'static str,
+) -> AttributeType {
+    // caseIgnoreListMatch in OpenLDAP; the `$`-separated lines are compared as one
+    // caseIgnore string here (the gateway maps no Graph property to these).
+    AttributeType {
+        syntax: POSTAL_ADDRESS,
+        ..text(name, aliases, oid)
+    }
+}
+
+const fn subschema_description(
+    name: &'static str,
+    oid: &'static str,
+    syntax: &'static str,
+) -> AttributeType {
+    operational(
+        AttributeType {
+            syntax,
+            equality: Equality::ObjectIdentifierFirstComponent,
+            substrings: Substrings::None,
+            ordering: Ordering::None,
+            ..text(name, &[], oid)
+        },
+        Usage::DirectoryOperation,
+    )
+}
+
+/// The table: RFC 4519 (core), RFC 4524 (cosine), RFC 2798 (inetOrgPerson), the AD-style
+/// attributes the mapping uses, and the operational, root-DSE and subschema attributes
+/// (RFC 4512, 4530, 3045). Matching rules follow OpenLDAP 2.5's schema files, except
+/// that every caseIgnore text attribute also orders with caseIgnoreOrderingMatch
+/// (CONTRACT §6); see `openldap_schema` for the differences that remain in slapd.
+static ATTRIBUTES: &[AttributeType] = &[
+    // --- RFC 4519 (core) ---
+    AttributeType {
+        syntax: OID_SYNTAX,
         equality: Equality::ObjectIdentifier,
         substrings: Substrings::None,
         ordering: Ordering::None,
         ..text("objectClass", &[], "2.5.4.0")
     },
+    single(dn_valued(
+        "aliasedObjectName",
+        &["aliasedEntryName"],
+        "2.5.4.1",
+    )),
+    text("name", &[], "2.5.4.41"),
+    named("cn", &["commonName"], "2.5.4.3"),
+    named("sn", &["surname"], "2.5.4.4"),
+    printable("serialNumber", &[], "2.5.4.5"),
+    single(AttributeType {
+        syntax: "1.3.6.1.4.1.1466.115.121.1.11",
+        ..named("c", &["countryName"], "2.5.4.6")
+    }),
+    named("l", &["localityName"], "2.5.4.7"),
+    named("st", &["stateOrProvinceName"], "2.5.4.8"),
+    text("street", &["streetAddress"], "2.5.4.9"),
+    named("o", &["organizationName"], "2.5.4.10"),
+    named("ou", &["organizationalUnitName"], "2.5.4.11"),
+    named("title", &[], "2.5.4.12"),
+    text("description", &[], "2.5.4.13"),
+    opaque(
+        "searchGuide",
+        &[],
+        "2.5.4.14",
+        "1.3.6.1.4.1.1466.115.121.1.25",
+    ),
+    text("businessCategory", &[], "2.5.4.15"),
+    postal("postalAddress", &[], "2.5.4.16"),
+    text("postalCode", &[], "2.5.4.17"),
+    text("postOfficeBox", &[], "2.5.4.18"),
+    text("physicalDeliveryOfficeName", &[], "2.5.4.19"),
+    phone("telephoneNumber", &[], "2.5.4.20"),
+    opaque(
+        "telexNumber",
+        &[],
+        "2.5.4.21",
+        "1.3.6.1.4.1.1466.115.121.1.52",
+    ),
+    opaque(
+        "teletexTerminalIdentifier",
+        &[],
+        "2.5.4.22",
+        "1.3.6.1.4.1.1466.115.121.1.51",
+    ),
+    // RFC 4519 §2.10: Facsimile Telephone Number syntax, no equality or substrings rule.
+    opaque(
+        "facsimileTelephoneNumber",
+        &["fax"],
+        "2.5.4.23",
+        "1.3.6.1.4.1.1466.115.121.1.22",
+    ),
+    numeric("x121Address", &[], "2.5.4.24"),
+    numeric("internationalISDNNumber", &[], "2.5.4.25"),
+    postal("registeredAddress", &[], "2.5.4.26"),
+    printable("destinationIndicator", &[], "2.5.4.27"),
+    single(opaque(
+        "preferredDeliveryMethod",
+        &[],
+        "2.5.4.28",
+        "1.3.6.1.4.1.1466.115.121.1.14",
+    )),
+    dn_valued("member", &[], "2.5.4.31"),
+    dn_valued("owner", &[], "2.5.4.32"),
+    dn_valued("roleOccupant", &[], "2.5.4.33"),
+    dn_valued("seeAlso", &[], "2.5.4.34"),
     AttributeType {
-        syntax: "1.3.6.1.1.16.1",
-        equality: Equality::Uuid,
+        equality: Equality::OctetString,
+        ..opaque("userPassword", &[], "2.5.4.35", OCTET_STRING)
+    },
+    opaque(
+        "userCertificate",
+        &[],
+        "2.5.4.36",
+        "1.3.6.1.4.1.1466.115.121.1.8",
+    ),
+    named("givenName", &["gn"], "2.5.4.42"),
+    named("initials", &[], "2.5.4.43"),
+    named("generationQualifier", &[], "2.5.4.44"),
+    AttributeType {
+        equality: Equality::OctetString,
+        ..opaque(
+            "x500UniqueIdentifier",
+            &[],
+            "2.5.4.45",
+            "1.3.6.1.4.1.1466.115.121.1.6",
+        )
+    },
+    printable("dnQualifier", &[], "2.5.4.46"),
+    opaque(
+        "enhancedSearchGuide",
+        &[],
+        "2.5.4.47",
+        "1.3.6.1.4.1.1466.115.121.1.21",
+    ),
+    dn_valued("distinguishedName", &[], "2.5.4.49"),
+    AttributeType {
+        syntax: "1.3.6.1.4.1.1466.115.121.1.34",
+        ..dn_valued("uniqueMember", &[], "2.5.4.50")
+    },
+    text("houseIdentifier", &[], "2.5.4.51"),
+    text("uid", &["userid"], "0.9.2342.19200300.100.1.1"),
+    single(ia5(
+        "dc",
+        &["domainComponent"],
+        "0.9.2342.19200300.100.1.25",
+    )),
+    // --- RFC 4524 (cosine) ---
+    text("info", &[], "0.9.2342.19200300.100.1.4"),
+    text("drink", &["favouriteDrink"], "0.9.2342.19200300.100.1.5"),
+    text("roomNumber", &[], "0.9.2342.19200300.100.1.6"),
+    text("userClass", &[], "0.9.2342.19200300.100.1.8"),
+    text("host", &[], "0.9.2342.19200300.100.1.9"),
+    dn_valued("manager", &[], "0.9.2342.19200300.100.1.10"),
+    text("documentIdentifier", &[], "0.9.2342.19200300.100.1.11"),
+    text("documentTitle", &[], "0.9.2342.19200300.100.1.12"),
+    text("documentVersion", &[], "0.9.2342.19200300.100.1.13"),
+    dn_valued("documentAuthor", &[], "0.9.2342.19200300.100.1.14"),
+    text("documentLocation", &[], "0.9.2342.19200300.100.1.15"),
+    phone(
+        "homePhone",
+        &["homeTelephoneNumber"],
+        "0.9.2342.19200300.100.1.20",
+    ),
+    dn_valued("secretary", &[], "0.9.2342.19200300.100.1.21"),
+    ia5("mail", &["rfc822Mailbox"], "0.9.2342.19200300.100.1.3"),
+    ia5("associatedDomain", &[], "0.9.2342.19200300.100.1.37"),
+    dn_valued("associatedName", &[], "0.9.2342.19200300.100.1.38"),
+    postal("homePostalAddress", &[], "0.9.2342.19200300.100.1.39"),
+    text("personalTitle", &[], "0.9.2342.19200300.100.1.40"),
+    phone(
+        "mobile",
+        &["mobileTelephoneNumber"],
+        "0.9.2342.19200300.100.1.41",
+    ),
+    phone(
+        "pager",
+        &["pagerTelephoneNumber"],
+        "0.9.2342.19200300.100.1.42",
+    ),
+    text("co", &["friendlyCountryName"], "0.9.2342.19200300.100.1.43"),
+    AttributeType {
         substrings: Substrings::None,
-        ordering: Ordering::Uuid,
-        single_value: true,
-        operational: true,
-        ..text("entryUUID", &[], "1.3.6.1.1.16.4")
+        ..text("uniqueIdentifier", &[], "0.9.2342.19200300.100.1.44")
+    },
+    text("organizationalStatus", &[], "0.9.2342.19200300.100.1.45"),
+    text("buildingName", &[], "0.9.2342.19200300.100.1.48"),
+    text("documentPublisher", &[], "0.9.2342.19200300.100.1.56"),
+    // --- the rest of OpenLDAP's core.schema and cosine.schema (X.520, X.509, RFC 1274),
+    //     so a filter naming them is FALSE rather than Undefined, as in slapd ---
+    AttributeType {
+        substrings: Substrings::None,
+        ..text("knowledgeInformation", &[], "2.5.4.2")
+    },
+    single(opaque(
+        "presentationAddress",
+        &[],
+        "2.5.4.29",
+        "1.3.6.1.4.1.1466.115.121.1.43",
+    )),
+    AttributeType {
+        equality: Equality::ObjectIdentifier,
+        ..opaque("supportedApplicationContext", &[], "2.5.4.30", OID_SYNTAX)
+    },
+    opaque(
+        "cACertificate",
+        &[],
+        "2.5.4.37",
+        "1.3.6.1.4.1.1466.115.121.1.8",
+    ),
+    opaque(
+        "authorityRevocationList",
+        &[],
+        "2.5.4.38",
+        "1.3.6.1.4.1.1466.115.121.1.9",
+    ),
+    opaque(
+        "certificateRevocationList",
+        &[],
+        "2.5.4.39",
+        "1.3.6.1.4.1.1466.115.121.1.9",
+    ),
+    opaque(
+        "crossCertificatePair",
+        &[],
+        "2.5.4.40",
+        "1.3.6.1.4.1.1466.115.121.1.10",
+    ),
+    opaque(
+        "protocolInformation",
+        &[],
+        "2.5.4.48",
+        "1.3.6.1.4.1.1466.115.121.1.42",
+    ),
+    opaque(
+        "supportedAlgorithms",
+        &[],
+        "2.5.4.52",
+        "1.3.6.1.4.1.1466.115.121.1.49",
+    ),
+    opaque(
+        "deltaRevocationList",
+        &[],
+        "2.5.4.53",
+        "1.3.6.1.4.1.1466.115.121.1.9",
+    ),
+    named("dmdName", &[], "2.5.4.54"),
+    named("pseudonym", &[], "2.5.4.65"),
+    ia5(
+        "email",
+        &["emailAddress", "pkcs9email"],
+        "1.2.840.113549.1.9.1",
+    ),
+    text("textEncodedORAddress", &[], "0.9.2342.19200300.100.1.2"),
+    opaque(
+        "otherMailbox",
+        &[],
+        "0.9.2342.19200300.100.1.22",
+        "1.3.6.1.4.1.1466.115.121.1.39",
+    ),
+    AttributeType {
+        substrings: Substrings::None,
+        ..ia5("aRecord", &[], "0.9.2342.19200300.100.1.26")
+    },
+    AttributeType {
+        substrings: Substrings::None,
+        ..ia5("mDRecord", &[], "0.9.2342.19200300.100.1.27")
+    },
+    AttributeType {
+        substrings: Substrings::None,
+        ..ia5("mXRecord", &[], "0.9.2342.19200300.100.1.28")
+    },
+    AttributeType {
+        substrings: Substrings::None,
+        ..ia5("nSRecord", &[], "0.9.2342.19200300.100.1.29")
+    },
+    AttributeType {
+        substrings: Substrings::None,
+        ..ia5("sOARecord", &[], "0.9.2342.19200300.100.1.30")
+    },
+    AttributeType {
+        substrings: Substrings::None,
+        ..ia5("cNAMERecord", &[], "0.9.2342.19200300.100.1.31")
+    },
+    ia5("janetMailbox", &[], "0.9.2342.19200300.100.1.46"),
+    opaque(
+        "mailPreferenceOption",
+        &[],
+        "0.9.2342.19200300.100.1.47",
+        "1.3.6.1.4.1.1466.115.121.1.27",
+    ),
+    single(opaque(
+        "dSAQuality",
+        &[],
+        "0.9.2342.19200300.100.1.49",
+        "1.3.6.1.4.1.1466.115.121.1.19",
+    )),
+    single(opaque(
+        "singleLevelQuality",
+        &[],
+        "0.9.2342.19200300.100.1.50",
+        "1.3.6.1.4.1.1466.115.121.1.13",
+    )),
+    single(opaque(
+        "subtreeMinimumQuality",
+        &[],
+        "0.9.2342.19200300.100.1.51",
+        "1.3.6.1.4.1.1466.115.121.1.13",
+    )),
+    single(opaque(
+        "subtreeMaximumQuality",
+        &[],
+        "0.9.2342.19200300.100.1.52",
+        "1.3.6.1.4.1.1466.115.121.1.13",
+    )),
+    opaque(
+        "personalSignature",
+        &[],
+        "0.9.2342.19200300.100.1.53",
+        "1.3.6.1.4.1.1466.115.121.1.23",
+    ),
+    dn_valued("dITRedirect", &[], "0.9.2342.19200300.100.1.54"),
+    // --- RFC 2798 (inetOrgPerson) ---
+    opaque(
+        "audio",
+        &[],
+        "0.9.2342.19200300.100.1.55",
+        "1.3.6.1.4.1.1466.115.121.1.4",
+    ),
+    opaque(
+        "photo",
+        &[],
+        "0.9.2342.19200300.100.1.7",
+        "1.3.6.1.4.1.1466.115.121.1.23",
+    ),
+    opaque(
+        "jpegPhoto",
+        &[],
+        "0.9.2342.19200300.100.1.60",
+        "1.3.6.1.4.1.1466.115.121.1.28",
+    ),
+    text("carLicense", &[], "2.16.840.1.113730.3.1.1"),
+    text("departmentNumber", &[], "2.16.840.1.113730.3.1.2"),
+    single(text("employeeNumber", &[], "2.16.840.1.113730.3.1.3")),
+    text("employeeType", &[], "2.16.840.1.113730.3.1.4"),
+    single(text("displayName", &[], "2.16.840.1.113730.3.1.241")),
+    single(text("preferredLanguage", &[], "2.16.840.1.113730.3.1.39")),
+    opaque(
+        "userSMIMECertificate",
+        &[],
+        "2.16.840.1.113730.3.1.40",
+        "1.3.6.1.4.1.1466.115.121.1.5",
+    ),
+    opaque(
+        "userPKCS12",
+        &[],
+        "2.16.840.1.113730.3.1.216",
+        "1.3.6.1.4.1.1466.115.121.1.5",
+    ),
+    // RFC 2079; caseExactMatch in OpenLDAP's core.schema.
+    AttributeType {
+        equality: Equality::CaseExact,
+        substrings: Substrings::None,
+        ordering: Ordering::None,
+        ..text("labeledURI", &[], "1.3.6.1.4.1.250.1.57")
+    },
+    // --- AD-style attributes (Microsoft's OIDs), served with Directory String rules;
+    //     the AD phone attributes use telephoneNumberMatch like their X.500 cousins ---
+    single(text("userPrincipalName", &[], "1.2.840.113556.1.4.656")),
+    single(text("sAMAccountName", &[], "1.2.840.113556.1.4.221")),
+    single(text("mailNickname", &[], "1.2.840.113556.1.2.447")),
+    single(text("employeeID", &[], "1.2.840.113556.1.4.35")),
+    single(text("department", &[], "1.2.840.113556.1.2.141")),
+    single(text("company", &[], "1.2.840.113556.1.2.146")),
+    text("proxyAddresses", &[], "1.2.840.113556.1.2.210"),
+    phone("ipPhone", &[], "1.2.840.113556.1.4.721"),
+    phone("otherIpPhone", &[], "1.2.840.113556.1.4.722"),
+    phone("otherTelephone", &[], "1.2.840.113556.1.2.18"),
+    phone("otherMobile", &[], "1.2.840.113556.1.4.647"),
+    phone("otherHomePhone", &[], "1.2.840.113556.1.2.277"),
+    phone("otherPager", &[], "1.2.840.113556.1.2.118"),
+    phone(
+        "otherFacsimileTelephoneNumber",
+        &[],
+        "1.2.840.113556.1.4.646",
+    ),
+    // --- operational attributes (CONTRACT §4) ---
+    operational(
+        single(AttributeType {
+            syntax: "1.3.6.1.1.16.1",
+            equality: Equality::Uuid,
+            substrings: Substrings::None,
+            ordering: Ordering::Uuid,
+            ..text("entryUUID", &[], "1.3.6.1.1.16.4")
+        }),
+        Usage::DirectoryOperation,
+    ),
+    operational(
+        single(dn_valued("entryDN", &[], "1.3.6.1.1.20")),
+        Usage::DirectoryOperation,
+    ),
+    operational(
+        single(AttributeType {
+            syntax: "1.3.6.1.4.1.1466.115.121.1.7",
+            equality: Equality::Boolean,
+            substrings: Substrings::None,
+            ordering: Ordering::None,
+            ..text("hasSubordinates", &[], "2.5.18.9")
+        }),
+        Usage::DirectoryOperation,
+    ),
+    operational(
+        single(AttributeType {
+            syntax: OID_SYNTAX,
+            equality: Equality::ObjectIdentifier,
+            substrings: Substrings::None,
+            ordering: Ordering::None,
+            ..text("structuralObjectClass", &[], "2.5.21.9")
+        }),
+        Usage::DirectoryOperation,
+    ),
+    operational(
+        single(dn_valued("subschemaSubentry", &[], "2.5.18.10")),
+        Usage::DirectoryOperation,
+    ),
+    operational(
+        single(AttributeType {
+            syntax: GENERALIZED_TIME,
+            equality: Equality::GeneralizedTime,
+            substrings: Substrings::None,
+            ordering: Ordering::GeneralizedTime,
+            ..text("createTimestamp", &[], "2.5.18.1")
+        }),
+        Usage::DirectoryOperation,
+    ),
+    operational(
+        single(AttributeType {
+            syntax: GENERALIZED_TIME,
+            equality: Equality::GeneralizedTime,
+            substrings: Substrings::None,
+            ordering: Ordering::GeneralizedTime,
+            ..text("modifyTimestamp", &[], "2.5.18.2")
+        }),
+        Usage::DirectoryOperation,
+    ),
+    // --- root DSE (RFC 4512 §5.1, RFC 3045) ---
+    operational(
+        opaque(
+            "namingContexts",
+            &[],
+            "1.3.6.1.4.1.1466.101.120.5",
+            DN_SYNTAX,
+        ),
+        Usage::DsaOperation,
+    ),
+    operational(
+        opaque(
+            "supportedLDAPVersion",
+            &[],
+            "1.3.6.1.4.1.1466.101.120.15",
+            "1.3.6.1.4.1.1466.115.121.1.27",
+        ),
+        Usage::DsaOperation,
+    ),
+    operational(
+        opaque(
+            "supportedControl",
+            &[],
+            "1.3.6.1.4.1.1466.101.120.13",
+            OID_SYNTAX,
+        ),
+        Usage::DsaOperation,
+    ),
+    operational(
+        opaque(
+            "supportedExtension",
+            &[],
+            "1.3.6.1.4.1.1466.101.120.7",
+            OID_SYNTAX,
+        ),
+        Usage::DsaOperation,
+    ),
+    operational(
+        opaque(
+            "supportedFeatures",
+            &[],
+            "1.3.6.1.4.1.4203.1.3.5",
+            OID_SYNTAX,
+        ),
+        Usage::DsaOperation,
+    ),
+    operational(
+        opaque(
+            "supportedSASLMechanisms",
+            &[],
+            "1.3.6.1.4.1.1466.101.120.14",
+            DIRECTORY_STRING,
+        ),
+        Usage::DsaOperation,
+    ),
+    operational(
+        single(AttributeType {
+            equality: Equality::CaseExactIa5,
+            substrings: Substrings::None,
+            ordering: Ordering::None,
+            ..text("vendorName", &[], "1.3.6.1.1.4")
+        }),
+        Usage::DsaOperation,
+    ),
+    operational(
+        single(AttributeType {
+            equality: Equality::CaseExactIa5,
+            substrings: Substrings::None,
+            ordering: Ordering::None,
+            ..text("vendorVersion", &[], "1.3.6.1.1.5")
+        }),
+        Usage::DsaOperation,
+    ),
+    // --- subschema (RFC 4512 §4.2) ---
+    subschema_description("attributeTypes", "2.5.21.5", "1.3.6.1.4.1.1466.115.121.1.3"),
+    subschema_description("objectClasses", "2.5.21.6", "1.3.6.1.4.1.1466.115.121.1.37"),
+    subschema_description("matchingRules", "2.5.21.4", "1.3.6.1.4.1.1466.115.121.1.30"),
+    subschema_description(
+        "ldapSyntaxes",
+        "1.3.6.1.4.1.1466.101.120.16",
+        "1.3.6.1.4.1.1466.115.121.1.54",
+    ),
+    operational(
+        single(opaque(
+            "subtreeSpecification",
+            &[],
+            "2.5.18.6",
+            "1.3.6.1.4.1.1466.115.121.1.45",
+        )),
+        Usage::DirectoryOperation,
+    ),
+];
+
+/// RFC 4512 §4.1.1 object class kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectClassKind {
+    Abstract,
+    Structural,
+    Auxiliary,
+}
+
+/// An object class as published in `cn=Subschema`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ObjectClass {
+    pub name: &'static str,
+    pub oid: &'static str,
+    pub sup: Option<&'static str>,
+    pub kind: ObjectClassKind,
+    pub must: &'static [&'static str],
+    pub may: &'static [&'static str],
+}
+
+/// The private OID arc of the gateway's own schema elements: a UUID-derived OID under
+/// `2.25` (ITU-T X.667 §6.3), which needs no registration. `.1` holds object classes:
+/// `.1.1` is `user`, `.1.2` is `contact`.
+pub const GATEWAY_OID_ARC: &str = "2.25.64526643283590733212325265342552808389";
+
+/// Looks an object class up by name or OID, case-insensitively.
+pub fn object_class(name: &str) -> Option<&'static ObjectClass> {
+    OBJECT_CLASSES
+        .iter()
+        .find(|oc| oc.name.eq_ignore_ascii_case(name) || oc.oid == name)
+}
+
+/// Every object class the gateway knows.
+pub fn object_classes() -> &'static [ObjectClass] {
+    OBJECT_CLASSES
+}
+
+const ORG_MAY: &[&str] = &[
+    "userPassword",
+    "searchGuide",
+    "seeAlso",
+    "businessCategory",
+    "x121Address",
+    "registeredAddress",
+    "destinationIndicator",
+    "preferredDeliveryMethod",
+    "telexNumber",
+    "teletexTerminalIdentifier",
+    "telephoneNumber",
+    "internationalISDNNumber",
+    "facsimileTelephoneNumber",
+    "street",
+    "postOfficeBox",
+    "postalCode",
+    "postalAddress",
+    "physicalDeliveryOfficeName",
+    "st",
+    "l",
+    "description",
+];
+
+/// RFC 4524 §3.4: domain's MAY is organization's plus `o` and `associatedName`.
+const DOMAIN_MAY: &[&str] = &[
+    "userPassword",
+    "searchGuide",
+    "seeAlso",
+    "businessCategory",
+    "x121Address",
+    "registeredAddress",
+    "destinationIndicator",
+    "preferredDeliveryMethod",
+    "telexNumber",
+    "teletexTerminalIdentifier",
+    "telephoneNumber",
+    "internationalISDNNumber",
+    "facsimileTelephoneNumber",
+    "street",
+    "postOfficeBox",
+    "postalCode",
+    "postalAddress",
+    "physicalDeliveryOfficeName",
+    "st",
+    "l",
+    "description",
+    "o",
+    "associatedName",
+];
+
+const GATEWAY_AUX_MAY: &[&str] = &[
+    "department",
+    "company",
+    "co",
+    "ipPhone",
+    "otherIpPhone",
+    "otherTelephone",
+    "otherMobile",
+    "otherHomePhone",
+    "otherPager",
+    "otherFacsimileTelephoneNumber",
+    "mailNickname",
+    "proxyAddresses",
+];
+
+static OBJECT_CLASSES: &[ObjectClass] = &[
+    ObjectClass {
+        name: "top",
+        oid: "2.5.6.0",
+        sup: None,
+        kind: ObjectClassKind::Abstract,
+        must: &["objectClass"],
+        may: &[],
+    },
+    ObjectClass {
+        name: "person",
+        oid: "2.5.6.6",
+        sup: Some("top"),
+        kind: ObjectClassKind::Structural,
+        must: &["sn", "cn"],
+        may: &["userPassword", "telephoneNumber", "seeAlso", "description"],
+    },
+    ObjectClass {
+        name: "organizationalPerson",
+        oid: "2.5.6.7",
+        sup: Some("person"),
+        kind: ObjectClassKind::Structural,
+        must: &[],
+        may: &[
+            "title",
+            "x121Address",
+            "registeredAddress",
+            "destinationIndicator",
+            "preferredDeliveryMethod",
+            "telexNumber",
+            "teletexTerminalIdentifier",
+            "telephoneNumber",
+            "internationalISDNNumber",
+            "facsimileTelephoneNumber",
+            "street",
+            "postOfficeBox",
+            "postalCode",
+            "postalAddress",
+            "physicalDeliveryOfficeName",
+            "ou",
+            "st",
+            "l",
+        ],
+    },
+    ObjectClass {
+        name: "inetOrgPerson",
+        oid: "2.16.840.1.113730.3.2.2",
+        sup: Some("organizationalPerson"),
+        kind: ObjectClassKind::Structural,
+        must: &[],
+        may: &[
+            "audio",
+            "businessCategory",
+            "carLicense",
+            "departmentNumber",
+            "displayName",
+            "employeeNumber",
+            "employeeType",
+            "givenName",
+            "homePhone",
+            "homePostalAddress",
+            "initials",
+            "jpegPhoto",
+            "labeledURI",
+            "mail",
+            "manager",
+            "mobile",
+            "o",
+            "pager",
+            "photo",
+            "roomNumber",
+            "secretary",
+            "uid",
+            "userCertificate",
+            "x500UniqueIdentifier",
+            "preferredLanguage",
+            "userSMIMECertificate",
+            "userPKCS12",
+        ],
+    },
+    ObjectClass {
+        name: "organization",
+        oid: "2.5.6.4",
+        sup: Some("top"),
+        kind: ObjectClassKind::Structural,
+        must: &["o"],
+        may: ORG_MAY,
+    },
+    ObjectClass {
+        name: "organizationalUnit",
+        oid: "2.5.6.5",
+        sup: Some("top"),
+        kind: ObjectClassKind::Structural,
+        must: &["ou"],
+        may: ORG_MAY,
+    },
+    ObjectClass {
+        name: "domain",
+        oid: "0.9.2342.19200300.100.4.13",
+        sup: Some("top"),
+        kind: ObjectClassKind::Structural,
+        must: &["dc"],
+        may: DOMAIN_MAY,
+    },
+    ObjectClass {
+        name: "dcObject",
+        oid: "1.3.6.1.4.1.1466.344",
+        sup: Some("top"),
+        kind: ObjectClassKind::Auxiliary,
+        must: &["dc"],
+        may: &[],
+    },
+    ObjectClass {
+        name: "subentry",
+        oid: "2.5.17.0",
+        sup: Some("top"),
+        kind: ObjectClassKind::Structural,
+        must: &["cn", "subtreeSpecification"],
+        may: &[],
+    },
+    ObjectClass {
+        name: "subschema",
+        oid: "2.5.20.1",
+        sup: None,
+        kind: ObjectClassKind::Auxiliary,
+        must: &[],
+        may: &[
+            "objectClasses",
+            "attributeTypes",
+            "matchingRules",
+            "ldapSyntaxes",
+        ],
+    },
+    ObjectClass {
+        name: "extensibleObject",
+        oid: "1.3.6.1.4.1.1466.101.120.111",
+        sup: Some("top"),
+        kind: ObjectClassKind::Auxiliary,
+        must: &[],
+        may: &[],
+    },
+    ObjectClass {
+        name: "user",
+        oid: "2.25.64526643283590733212325265342552808389.1.1",
+        sup: Some("top"),
+        kind: ObjectClassKind::Auxiliary,
+        must: &[],
+        may: &[
+            "userPrincipalName",
+            "sAMAccountName",
+            "employeeID",
+            "department",
+            "company",
+            "co",
+            "ipPhone",
+            "otherIpPhone",
+            "otherTelephone",
+            "otherMobile",
+            "otherHomePhone",
+            "otherPager",
+            "otherFacsimileTelephoneNumber",
+            "mailNickname",
+            "proxyAddresses",
+        ],
+    },
+    ObjectClass {
+        name: "contact",
+        oid: "2.25.64526643283590733212325265342552808389.1.2",
+        sup: Some("top"),
+        kind: ObjectClassKind::Auxiliary,
+        must: &[],
+        may: GATEWAY_AUX_MAY,
     },
 ];
+
+/// The syntaxes referenced by the attribute table, for `ldapSyntaxes` (RFC 4517 §3.3).
+const SYNTAXES: &[(&str, &str)] = &[
+    ("1.3.6.1.4.1.1466.115.121.1.3", "Attribute Type Description"),
+    ("1.3.6.1.4.1.1466.115.121.1.4", "Audio"),
+    ("1.3.6.1.4.1.1466.115.121.1.5", "Binary"),
+    ("1.3.6.1.4.1.1466.115.121.1.6", "Bit String"),
+    ("1.3.6.1.4.1.1466.115.121.1.7", "Boolean"),
+    ("1.3.6.1.4.1.1466.115.121.1.8", "Certificate"),
+    ("1.3.6.1.4.1.1466.115.121.1.9", "Certificate List"),
+    ("1.3.6.1.4.1.1466.115.121.1.10", "Certificate Pair"),
+    ("1.3.6.1.4.1.1466.115.121.1.11", "Country String"),
+    ("1.3.6.1.4.1.1466.115.121.1.12", "DN"),
+    ("1.3.6.1.4.1.1466.115.121.1.13", "Data Quality Syntax"),
+    ("1.3.6.1.4.1.1466.115.121.1.14", "Delivery Method"),
+    ("1.3.6.1.4.1.1466.115.121.1.15", "Directory String"),
+    ("1.3.6.1.4.1.1466.115.121.1.19", "DSA Quality Syntax"),
+    ("1.3.6.1.4.1.1466.115.121.1.21", "Enhanced Guide"),
+    (
+        "1.3.6.1.4.1.1466.115.121.1.22",
+        "Facsimile Telephone Number",
+    ),
+    ("1.3.6.1.4.1.1466.115.121.1.23", "Fax"),
+    ("1.3.6.1.4.1.1466.115.121.1.24", "Generalized Time"),
+    ("1.3.6.1.4.1.1466.115.121.1.25", "Guide"),
+    ("1.3.6.1.4.1.1466.115.121.1.26", "IA5 String"),
+    ("1.3.6.1.4.1.1466.115.121.1.27", "INTEGER"),
+    ("1.3.6.1.4.1.1466.115.121.1.28", "JPEG"),
+    ("1.3.6.1.4.1.1466.115.121.1.30", "Matching Rule Description"),
+    ("1.3.6.1.4.1.1466.115.121.1.34", "Name And Optional UID"),
+    ("1.3.6.1.4.1.1466.115.121.1.36", "Numeric String"),
+    ("1.3.6.1.4.1.1466.115.121.1.37", "Object Class Description"),
+    ("1.3.6.1.4.1.1466.115.121.1.38", "OID"),
+    ("1.3.6.1.4.1.1466.115.121.1.39", "Other Mailbox"),
+    ("1.3.6.1.4.1.1466.115.121.1.40", "Octet String"),
+    ("1.3.6.1.4.1.1466.115.121.1.41", "Postal Address"),
+    ("1.3.6.1.4.1.1466.115.121.1.42", "Protocol Information"),
+    ("1.3.6.1.4.1.1466.115.121.1.43", "Presentation Address"),
+    ("1.3.6.1.4.1.1466.115.121.1.44", "Printable String"),
+    ("1.3.6.1.4.1.1466.115.121.1.45", "Subtree Specification"),
+    ("1.3.6.1.4.1.1466.115.121.1.49", "Supported Algorithm"),
+    ("1.3.6.1.4.1.1466.115.121.1.50", "Telephone Number"),
+    (
+        "1.3.6.1.4.1.1466.115.121.1.51",
+        "Teletex Terminal Identifier",
+    ),
+    ("1.3.6.1.4.1.1466.115.121.1.52", "Telex Number"),
+    ("1.3.6.1.4.1.1466.115.121.1.54", "LDAP Syntax Description"),
+    ("1.3.6.1.1.16.1", "UUID"),
+];
+
+fn quoted_list(names: &[&str]) -> String {
+    match names {
+        [one] => format!("'{one}'"),
+        many => format!(
+            "( {} )",
+            many.iter()
+                .map(|n| format!("'{n}'"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    }
+}
+
+fn oid_list(names: &[&str]) -> String {
+    match names {
+        [one] => (*one).to_string(),
+        many => format!("( {} )", many.join(" $ ")),
+    }
+}
+
+impl AttributeType {
+    /// The RFC 4512 §4.1.2 AttributeTypeDescription published in `cn=Subschema`.
+    pub fn description(&self) -> String {
+        let mut names = vec![self.name];
+        names.extend_from_slice(self.aliases);
+        let mut out = format!("( {} NAME {}", self.oid, quoted_list(&names));
+        if let Some(sup) = self.sup {
+            out.push_str(&format!(" SUP {sup}"));
+        }
+        if let Some((rule, _)) = self.equality.rule() {
+            out.push_str(&format!(" EQUALITY {rule}"));
+        }
+        if let Some((rule, _)) = self.ordering.rule() {
+            out.push_str(&format!(" ORDERING {rule}"));
+        }
+        if let Some((rule, _)) = self.substrings.rule() {
+            out.push_str(&format!(" SUBSTR {rule}"));
+        }
+        out.push_str(&format!(" SYNTAX {}", self.syntax));
+        if self.single_value {
+            out.push_str(" SINGLE-VALUE");
+        }
+        if self.no_user_modification {
+            out.push_str(" NO-USER-MODIFICATION");
+        }
+        match self.usage {
+            Usage::UserApplications => {}
+            Usage::DirectoryOperation => out.push_str(" USAGE directoryOperation"),
+            Usage::DsaOperation => out.push_str(" USAGE dSAOperation"),
+        }
+        out.push_str(" )");
+        out
+    }
+}
+
+impl ObjectClass {
+    /// The RFC 4512 §4.1.1 ObjectClassDescription published in `cn=Subschema`.
+    pub fn description(&self) -> String {
+        let mut out = format!("( {} NAME '{}'", self.oid, self.name);
+        if let Some(sup) = self.sup {
+            out.push_str(&format!(" SUP {sup}"));
+        }
+        out.push_str(match self.kind {
+            ObjectClassKind::Abstract => " ABSTRACT",
+            ObjectClassKind::Structural => " STRUCTURAL",
+            ObjectClassKind::Auxiliary => " AUXILIARY",
+        });
+        if !self.must.is_empty() {
+            out.push_str(&format!(" MUST {}", oid_list(self.must)));
+        }
+        if !self.may.is_empty() {
+            out.push_str(&format!(" MAY {}", oid_list(self.may)));
+        }
+        out.push_str(" )");
+        out
+    }
+}
+
+/// Every matching rule the attribute table uses, with the syntax it asserts
+/// (RFC 4517 §4.2), as `matchingRules` values.
+fn matching_rule_descriptions() -> Vec<String> {
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    let mut out = Vec::new();
+    for at in ATTRIBUTES {
+        for rule in [at.equality.rule(), at.ordering.rule(), at.substrings.rule()]
+            .into_iter()
+            .flatten()
+        {
+            if seen.contains(&rule) {
+                continue;
+            }
+            seen.push(rule);
+            let (name, oid) = rule;
+            let syntax = assertion_syntax(name, at.syntax);
+            out.push(format!("( {oid} NAME '{name}' SYNTAX {syntax} )"));
+        }
+    }
+    out
+}
+
+/// The assertion syntax of a matching rule (RFC 4517 §4.2; RFC 4530 for UUID).
+fn assertion_syntax(rule: &str, attribute_syntax: &'static str) -> &'static str {
+    if rule.ends_with("SubstringsMatch") {
+        "1.3.6.1.4.1.1466.115.121.1.58"
+    } else if rule == "objectIdentifierFirstComponentMatch" {
+        OID_SYNTAX
+    } else {
+        attribute_syntax
+    }
+}
+
+/// The `cn=Subschema` subentry (RFC 4512 §4.2): every attribute type, object class,
+/// matching rule and syntax the gateway serves (python-ldap3 rejects names missing here,
+/// CONTRACT §8), with its own operational attributes (CONTRACT §4).
+pub fn subschema_entry() -> super::entry::Entry {
+    let mut entry = super::entry::Entry::new("cn=Subschema");
+    let add = |entry: &mut super::entry::Entry, name: &str, values: Vec<String>| {
+        if let Some(at) = attribute(name) {
+            entry.push(at, values);
+        }
+    };
+    add(
+        &mut entry,
+        "objectClass",
+        vec!["top".into(), "subentry".into(), "subschema".into()],
+    );
+    add(&mut entry, "cn", vec!["Subschema".into()]);
+    add(&mut entry, "structuralObjectClass", vec!["subentry".into()]);
+    add(&mut entry, "entryDN", vec!["cn=Subschema".into()]);
+    add(&mut entry, "hasSubordinates", vec!["FALSE".into()]);
+    add(&mut entry, "subschemaSubentry", vec!["cn=Subschema".into()]);
+    add(
+        &mut entry,
+        "ldapSyntaxes",
+        SYNTAXES
+            .iter()
+            .map(|(oid, desc)| format!("( {oid} DESC '{desc}' )"))
+            .collect(),
+    );
+    add(&mut entry, "matchingRules", matching_rule_descriptions());
+    add(
+        &mut entry,
+        "attributeTypes",
+        ATTRIBUTES.iter().map(AttributeType::description).collect(),
+    );
+    add(
+        &mut entry,
+        "objectClasses",
+        OBJECT_CLASSES
+            .iter()
+            .map(ObjectClass::description)
+            .collect(),
+    );
+    entry
+}
+
+/// Attribute types that a stock OpenLDAP 2.5 slapd (core, cosine, inetorgperson loaded)
+/// lacks and `openldap_schema` defines.
+const OPENLDAP_EXTRA_ATTRIBUTES: &[&str] = &[
+    "userPrincipalName",
+    "sAMAccountName",
+    "mailNickname",
+    "employeeID",
+    "department",
+    "company",
+    "proxyAddresses",
+    "ipPhone",
+    "otherIpPhone",
+    "otherTelephone",
+    "otherMobile",
+    "otherHomePhone",
+    "otherPager",
+    "otherFacsimileTelephoneNumber",
+];
+
+/// A slapd `.schema` file for an OpenLDAP 2.5 server that already loads core, cosine and
+/// inetorgperson: the AD-style attribute types and the auxiliary `user` and `contact`
+/// classes, with the matching rules the gateway uses (including ORDERING
+/// caseIgnoreOrderingMatch). Used by the differential test against slapd.
+///
+/// Differences that remain, because slapd cannot redefine core attribute types:
+/// - cn, sn, givenName, uid, o, ou, l, st, title, initials, c, street, description,
+///   postalCode, physicalDeliveryOfficeName, co, mail, displayName, employeeNumber,
+///   preferredLanguage and the other standard text attributes have no ORDERING in
+///   core/cosine/inetorgperson.schema, so slapd answers `>=`/`<=` on them Undefined
+///   while the gateway orders them with caseIgnoreOrderingMatch (CONTRACT §6);
+/// - dnQualifier orders in both; dc and mail are caseIgnoreIA5 in both (the gateway
+///   also orders them caseIgnore);
+/// - postalAddress, registeredAddress, homePostalAddress use caseIgnoreListMatch in
+///   slapd and plain caseIgnore in the gateway (no Graph property maps to them);
+/// - uniqueMember uses uniqueMemberMatch in slapd, distinguishedNameMatch here;
+///   x500UniqueIdentifier bitStringMatch there, octetStringMatch here;
+/// - userCertificate and cACertificate (certificateExactMatch), presentationAddress
+///   (presentationAddressMatch) and protocolInformation (protocolInformationMatch) have
+///   no equality rule here, so only presence tests them (the gateway serves no values);
+/// - phone attributes in `e164` mode match across formats (CONTRACT §7), slapd only
+///   with telephoneNumberMatch: compare with `[phone] match = "rfc4517"`.
+pub fn openldap_schema() -> String {
+    let mut out = String::from(
+        "# ldap-graph-gateway schema for OpenLDAP 2.5 (needs core, cosine, inetorgperson).\n\
+         # Generated by ldap_graph_gateway::directory::schema::openldap_schema().\n\n",
+    );
+    for name in OPENLDAP_EXTRA_ATTRIBUTES {
+        if let Some(at) = attribute(name) {
+            out.push_str(&format!("attributetype {}\n\n", at.description()));
+        }
+    }
+    for name in ["user", "contact"] {
+        if let Some(oc) = object_class(name) {
+            out.push_str(&format!("objectclass {}\n\n", oc.description()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_by_name_alias_and_oid_is_case_insensitive() {
+        let cn = attribute("cn").unwrap();
+        assert!(std::ptr::eq(attribute("COMMONNAME").unwrap(), cn));
+        assert!(std::ptr::eq(attribute("2.5.4.3").unwrap(), cn));
+        assert_eq!(attribute("gn").unwrap().name, "givenName");
+        assert_eq!(attribute("Surname").unwrap().name, "sn");
+        assert_eq!(attribute("mobileTelephoneNumber").unwrap().name, "mobile");
+        assert_eq!(attribute("homeTelephoneNumber").unwrap().name, "homePhone");
+        assert_eq!(attribute("fax").unwrap().name, "facsimileTelephoneNumber");
+        assert!(attribute("nosuchattribute").is_none());
+    }
+
+    #[test]
+    fn names_and_oids_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for at in ATTRIBUTES {
+            assert!(seen.insert(at.oid), "duplicate OID {}", at.oid);
+            for n in std::iter::once(&at.name).chain(at.aliases.iter()) {
+                assert!(
+                    seen.insert(Box::leak(n.to_ascii_lowercase().into_boxed_str())),
+                    "duplicate name {n}"
+                );
+            }
+        }
+        let mut oc_seen = std::collections::HashSet::new();
+        for oc in OBJECT_CLASSES {
+            assert!(oc_seen.insert(oc.oid));
+            assert!(oc_seen.insert(oc.name));
+        }
+    }
+
+    #[test]
+    fn every_class_attribute_and_sup_is_known() {
+        for oc in OBJECT_CLASSES {
+            for a in oc.must.iter().chain(oc.may.iter()) {
+                assert!(attribute(a).is_some(), "{} names unknown {a}", oc.name);
+            }
+            if let Some(sup) = oc.sup {
+                assert!(object_class(sup).is_some());
+            }
+        }
+        for at in ATTRIBUTES {
+            if let Some(sup) = at.sup {
+                assert!(attribute(sup).is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn rules_follow_openldap_and_contract() {
+        let cn = attribute("cn").unwrap();
+        assert_eq!(cn.sup, Some("name"));
+        assert_eq!(cn.equality, Equality::CaseIgnore);
+        assert_eq!(cn.ordering, Ordering::CaseIgnore);
+        let fax = attribute("facsimileTelephoneNumber").unwrap();
+        assert_eq!(fax.equality, Equality::None);
+        assert_eq!(fax.substrings, Substrings::None);
+        assert_eq!(attribute("mail").unwrap().equality, Equality::CaseIgnoreIa5);
+        assert!(attribute("telephoneNumber").unwrap().is_phone());
+        assert!(attribute("ipPhone").unwrap().is_phone());
+        assert!(attribute("entryUUID").unwrap().operational);
+        assert!(!attribute("cn").unwrap().operational);
+        for at in ATTRIBUTES {
+            if at.equality == Equality::CaseIgnore || at.equality == Equality::CaseIgnoreIa5 {
+                assert_eq!(at.ordering, Ordering::CaseIgnore, "{}", at.name);
+            }
+        }
+    }
+
+    #[test]
+    fn descriptions_are_rfc4512() {
+        assert_eq!(
+            attribute("cn").unwrap().description(),
+            "( 2.5.4.3 NAME ( 'cn' 'commonName' ) SUP name EQUALITY caseIgnoreMatch \
+             ORDERING caseIgnoreOrderingMatch SUBSTR caseIgnoreSubstringsMatch \
+             SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )"
+        );
+        assert_eq!(
+            object_class("person").unwrap().description(),
+            "( 2.5.6.6 NAME 'person' SUP top STRUCTURAL MUST ( sn $ cn ) \
+             MAY ( userPassword $ telephoneNumber $ seeAlso $ description ) )"
+        );
+        assert!(
+            attribute("entryUUID")
+                .unwrap()
+                .description()
+                .ends_with("SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )")
+        );
+    }
+
+    #[test]
+    fn subschema_lists_everything() {
+        let e = subschema_entry();
+        let ats = e.get(attribute("attributeTypes").unwrap()).unwrap();
+        assert_eq!(ats.len(), ATTRIBUTES.len());
+        let ocs = e.get(attribute("objectClasses").unwrap()).unwrap();
+        assert_eq!(ocs.len(), OBJECT_CLASSES.len());
+        let mrs = e.get(attribute("matchingRules").unwrap()).unwrap();
+        assert!(mrs.iter().any(|m| m.contains("'caseIgnoreOrderingMatch'")));
+        assert!(mrs.iter().any(|m| m.contains("'telephoneNumberMatch'")));
+        // every syntax used is published
+        let syn = e.get(attribute("ldapSyntaxes").unwrap()).unwrap();
+        for at in ATTRIBUTES {
+            assert!(
+                syn.iter()
+                    .any(|s| s.starts_with(&format!("( {} ", at.syntax))),
+                "syntax of {}",
+                at.name
+            );
+        }
+        let oc = e.get(attribute("objectClass").unwrap()).unwrap();
+        assert_eq!(oc, ["top", "subentry", "subschema"]);
+    }
+
+    #[test]
+    fn openldap_schema_defines_extras_with_ordering() {
+        let s = openldap_schema();
+        assert!(s.contains("attributetype ( 1.2.840.113556.1.2.141 NAME 'department' EQUALITY caseIgnoreMatch ORDERING caseIgnoreOrderingMatch SUBSTR caseIgnoreSubstringsMatch"));
+        assert!(s.contains(
+            "NAME 'ipPhone' EQUALITY telephoneNumberMatch SUBSTR telephoneNumberSubstringsMatch"
+        ));
+        assert!(s.contains("objectclass ( 2.25.64526643283590733212325265342552808389.1.1 NAME 'user' SUP top AUXILIARY"));
+        assert!(!s.contains("NAME ( 'cn'"));
+    }
+}
+
+#[cfg(test)]
+mod dump {
+    /// Writes the slapd schema where `LGG_DUMP_SCHEMA` points (for manual slaptest runs).
+    #[test]
+    fn dump_openldap_schema_when_asked() {
+        if let Ok(path) = std::env::var("LGG_DUMP_SCHEMA") {
+            std::fs::write(&path, super::openldap_schema()).unwrap();
+            let all: Vec<String> = super::attributes()
+                .iter()
+                .map(|a| a.description())
+                .collect();
+            std::fs::write(format!("{path}.all"), all.join("\n")).unwrap();
+        }
+    }
+}

@@ -1,3 +1,13 @@
 //! The in-tree Microsoft Graph emulator used by `demo`, the tests and the benchmarks: a
 //! token endpoint and `/v1.0/users`, `/v1.0/contacts` served from a sample tenant, strict
 //! like Graph (it rejects what Graph rejects, with Graph's error bodies).
+
+pub mod errors;
+pub mod odata;
+pub mod resource;
+pub mod search;
+pub mod server;
+pub mod tenant;
+
+pub use server::{EmulatorHandle, Fault, start};
+pub use tenant::{SAMPLE_CLIENT_ID, SAMPLE_CLIENT_SECRET, SAMPLE_TENANT_ID, Tenant};

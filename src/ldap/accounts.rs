@@ -95,8 +95,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// An argon2id PHC string for a password (the `hash-password` command).
 pub fn hash_password(password: &str) -> Result<String, String> {
-    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-    let salt = SaltString::generate(&mut OsRng);
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    use std::io::Read;
+    // 16 random bytes from the kernel for the salt (RFC 9106 §3.1 recommends 128 bits).
+    let mut raw = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut raw))
+        .map_err(|e| format!("cannot read random bytes for the salt: {e}"))?;
+    let salt = SaltString::encode_b64(&raw).map_err(|e| format!("salt: {e}"))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())

@@ -15,8 +15,9 @@ use tokio_util::codec::{Decoder, Encoder};
 /// What one framed PDU decoded to.
 #[derive(Debug)]
 pub enum Incoming {
-    /// A well-formed LDAP message.
-    Msg(Box<LdapMsg>),
+    /// A well-formed LDAP message, with the OIDs of the controls it marks critical
+    /// (ldap3_proto drops the flag for some controls it decodes).
+    Msg(Box<LdapMsg>, Vec<String>),
     /// A complete PDU that is not a valid LDAP message; `op_tag` is the
     /// application tag of the protocol operation when it could be read.
     Bad {
@@ -105,7 +106,11 @@ fn transcode_latin1(tag: &mut StructureTag) -> bool {
                 (TagClass::Universal, 4) | (TagClass::Context, _)
             );
             if is_text && std::str::from_utf8(bytes).is_err() {
-                *bytes = bytes.iter().map(|b| *b as char).collect::<String>().into_bytes();
+                *bytes = bytes
+                    .iter()
+                    .map(|b| *b as char)
+                    .collect::<String>()
+                    .into_bytes();
                 changed = true;
             }
         }
@@ -157,18 +162,22 @@ impl Decoder for SafeCodec {
                 return Ok(Some(Incoming::Bad {
                     msgid: 0,
                     op_tag: None,
-                    reason: format!("undecodable BER: {e:?}").chars().take(120).collect(),
+                    reason: format!("undecodable BER: {e:?}")
+                        .chars()
+                        .take(120)
+                        .collect(),
                 }));
             }
         };
         let (msgid, op_tag) = msgid_and_op(&tag);
+        let critical = super::controls::critical_control_oids(&tag);
         match LdapMsg::try_from(tag.clone()) {
-            Ok(msg) => Ok(Some(Incoming::Msg(Box::new(msg)))),
+            Ok(msg) => Ok(Some(Incoming::Msg(Box::new(msg), critical))),
             Err(first_err) => {
                 if transcode_latin1(&mut tag)
                     && let Ok(msg) = LdapMsg::try_from(tag)
                 {
-                    return Ok(Some(Incoming::Msg(Box::new(msg))));
+                    return Ok(Some(Incoming::Msg(Box::new(msg), critical)));
                 }
                 Ok(Some(Incoming::Bad {
                     msgid,
@@ -207,7 +216,7 @@ mod tests {
         assert!(codec.decode(&mut buf).unwrap().is_none());
         buf.extend_from_slice(&bytes[3..]);
         match codec.decode(&mut buf).unwrap() {
-            Some(Incoming::Msg(m)) => assert_eq!(m.msgid, 7),
+            Some(Incoming::Msg(m, _)) => assert_eq!(m.msgid, 7),
             other => panic!("unexpected {other:?}"),
         }
         assert!(buf.is_empty());
@@ -258,7 +267,7 @@ mod tests {
         let mut buf = BytesMut::from(&pdu[..]);
         let mut codec = SafeCodec::new(1024, 64);
         match codec.decode(&mut buf).unwrap() {
-            Some(Incoming::Msg(m)) => match m.op {
+            Some(Incoming::Msg(m, _)) => match m.op {
                 LdapOp::SearchRequest(s) => assert_eq!(
                     s.filter,
                     ldap3_proto::proto::LdapFilter::Equality("cn".into(), "Müller".into())

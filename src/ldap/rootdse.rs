@@ -17,7 +17,10 @@ pub fn root_dse(gw: &Gateway) -> Entry {
         }
     };
     put("objectClass", vec!["top".into(), "extensibleObject".into()]);
-    put("namingContexts", vec![gw.directory.tree.base_dn().to_string()]);
+    put(
+        "namingContexts",
+        vec![gw.directory.tree.base_dn().to_string()],
+    );
     put("supportedLDAPVersion", vec!["3".into()]);
     put(
         "supportedControl",

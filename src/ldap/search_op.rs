@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ldap3_proto::LdapResultCode;
+use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
-    LdapCompareRequest, LdapControl, LdapFilter, LdapMsg, LdapOp, LdapResult, LdapSearchRequest,
-    LdapSearchScope,
+    LdapCompareRequest, LdapFilter, LdapMsg, LdapOp, LdapResult, LdapSearchRequest, LdapSearchScope,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -99,7 +99,7 @@ pub async fn run(
     identity: &Identity,
     msgid: i32,
     req: &LdapSearchRequest,
-    ctrls: &[LdapControl],
+    (ctrls, critical): (&[LdapControl], &[String]),
     paged_state: Option<Box<PagedState>>,
     tx: &mpsc::Sender<Out>,
 ) {
@@ -107,7 +107,8 @@ pub async fn run(
         let msg = LdapMsg::new_with_ctrls(msgid, op, ctrl);
         async move { tx.send(Out::Msg(msg)).await.is_ok() }
     };
-    let finish = |res: LdapResult, ctrl: Vec<LdapControl>| send(LdapOp::SearchResultDone(res), ctrl);
+    let finish =
+        |res: LdapResult, ctrl: Vec<LdapControl>| send(LdapOp::SearchResultDone(res), ctrl);
 
     if needs_bind(gw, identity, req) {
         finish(
@@ -120,7 +121,7 @@ pub async fn run(
         .await;
         return;
     }
-    let rc = match controls::parse_request_controls(ctrls) {
+    let rc = match controls::parse_request_controls_with_critical(ctrls, critical) {
         Ok(rc) => rc,
         Err(controls::ControlError::UnavailableCritical(oid)) => {
             finish(
@@ -144,7 +145,11 @@ pub async fn run(
     if req.base.is_empty() && req.scope == LdapSearchScope::Base {
         let entry = rootdse::root_dse(gw);
         if gw.directory.matches(&req.filter, &entry) {
-            send(LdapOp::SearchResultEntry(selection.render_special(&entry)), vec![]).await;
+            send(
+                LdapOp::SearchResultEntry(selection.render_special(&entry)),
+                vec![],
+            )
+            .await;
         }
         finish(done(LdapResultCode::Success, ""), paged_done(&rc)).await;
         return;
@@ -209,7 +214,9 @@ pub async fn run(
             finish(
                 done(
                     LdapResultCode::TimeLimitExceeded,
-                    format!("time limit of {time_limit} s reached while waiting for Microsoft Graph"),
+                    format!(
+                        "time limit of {time_limit} s reached while waiting for Microsoft Graph"
+                    ),
                 ),
                 vec![],
             )
@@ -257,47 +264,38 @@ pub async fn run(
                 ));
             } else {
                 order::sort_entries(&mut entries, &order_keys);
-                sort_ctrl.push(controls::sort_response(controls::SortResultCode::Success, None));
+                sort_ctrl.push(controls::sort_response(
+                    controls::SortResultCode::Success,
+                    None,
+                ));
             }
         }
         None => order::sort_entries(&mut entries, &[order::default_key(&req.filter)]),
     }
 
     // Virtual list view: a window of the sorted list (draft-ietf-ldapext-ldapv3-vlv-09).
+    if let Some(refusal) = controls::vlv_refusal(&rc) {
+        finish(
+            error_result(refusal.error),
+            refusal.response_control.into_iter().collect(),
+        )
+        .await;
+        return;
+    }
     if let Some(vlv) = &rc.vlv {
-        if rc.sort.is_none() {
-            finish(
-                done(
-                    LdapResultCode::SortControlMissing,
-                    "virtual list view needs a server-side sort control",
-                ),
-                vec![controls::vlv_response(
-                    0,
-                    0,
-                    controls::VlvResultCode::SortControlMissing,
-                    None,
-                )],
-            )
-            .await;
-            return;
-        }
         let first_key = rc
             .sort
             .as_ref()
             .and_then(|k| k.first())
             .and_then(|k| schema::attribute(&k.attribute));
         let position_of_ge = |assertion: &[u8]| {
-            let Some(attr) = first_key else { return entries.len() };
-            let wanted =
-                crate::directory::matching::ordering_key(attr, &String::from_utf8_lossy(assertion));
+            let Some(attr) = first_key else {
+                return entries.len();
+            };
+            let wanted = String::from_utf8_lossy(assertion);
             entries
                 .iter()
-                .position(|e| {
-                    e.get(attr).is_some_and(|vals| {
-                        vals.iter()
-                            .any(|v| crate::directory::matching::ordering_key(attr, v) >= wanted)
-                    })
-                })
+                .position(|e| order::at_or_after(e, attr, &wanted))
                 .unwrap_or(entries.len())
         };
         match controls::vlv_window(vlv, entries.len(), position_of_ge) {
@@ -322,13 +320,10 @@ pub async fn run(
                 finish(done(LdapResultCode::Success, ""), ctrl).await;
             }
             Err(code) => {
+                let refusal = controls::vlv_failure(code, entries.len());
                 let mut ctrl = sort_ctrl;
-                ctrl.push(controls::vlv_response(0, entries.len() as u32, code, None));
-                finish(
-                    done(LdapResultCode::VirtualListViewError, "virtual list view error"),
-                    ctrl,
-                )
-                .await;
+                ctrl.extend(refusal.response_control);
+                finish(error_result(refusal.error), ctrl).await;
             }
         }
         return;
@@ -409,7 +404,11 @@ async fn send_page_with(
     };
     if page_size == 0 {
         extra_ctrl.push(controls::paged_response(Vec::new()));
-        send(LdapOp::SearchResultDone(done(LdapResultCode::Success, "")), extra_ctrl).await;
+        send(
+            LdapOp::SearchResultDone(done(LdapResultCode::Success, "")),
+            extra_ctrl,
+        )
+        .await;
         return;
     }
     let n = (page_size as usize).min(state.remaining.len());
@@ -436,7 +435,11 @@ async fn send_page_with(
         if tx.send(Out::Paged(cookie, Box::new(state))).await.is_err() {
             return;
         }
-        send(LdapOp::SearchResultDone(done(LdapResultCode::Success, "")), extra_ctrl).await;
+        send(
+            LdapOp::SearchResultDone(done(LdapResultCode::Success, "")),
+            extra_ctrl,
+        )
+        .await;
     }
 }
 
@@ -487,7 +490,10 @@ pub async fn compare(gw: &Gateway, identity: &Identity, req: &LdapCompareRequest
         }
     };
     if entry.get(at).is_none() {
-        return done(LdapResultCode::NoSuchAttribute, format!("the entry has no {}", at.name));
+        return done(
+            LdapResultCode::NoSuchAttribute,
+            format!("the entry has no {}", at.name),
+        );
     }
     let assertion = LdapFilter::Equality(
         req.atype.clone(),

@@ -60,7 +60,10 @@ impl RunningServer {
     pub async fn shutdown(self, grace: Duration) {
         self.shutdown.cancel();
         self.tracker.close();
-        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
             warn!("connections still open after the shutdown grace period");
         }
     }
@@ -79,16 +82,16 @@ pub async fn start(
     let mut ldaps_addrs = Vec::new();
     let mut listeners = Vec::new();
     for addr in listen {
-        let l = TcpListener::bind(addr).await.map_err(|e| {
-            std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
-        })?;
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
         ldap_addrs.push(l.local_addr()?);
         listeners.push((l, false));
     }
     for addr in ldaps_listen {
-        let l = TcpListener::bind(addr).await.map_err(|e| {
-            std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
-        })?;
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
         ldaps_addrs.push(l.local_addr()?);
         listeners.push((l, true));
     }
@@ -156,8 +159,7 @@ async fn accept_loop(
                 let Some(acceptor) = gw.tls.as_ref().map(|t| t.load_full()) else {
                     return;
                 };
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
-                {
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
                     Ok(Ok(tls)) => Either::Right(tls),
                     Ok(Err(e)) => {
                         info!(%peer, error = %e, "TLS handshake failed");

@@ -10,8 +10,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use ldap3_proto::LdapResultCode;
 use ldap3_proto::proto::{
-    LdapBindCred, LdapBindResponse, LdapExtendedRequest, LdapExtendedResponse, LdapFilter,
-    LdapMsg, LdapOp, LdapResult, LdapSearchRequest,
+    LdapBindCred, LdapBindResponse, LdapExtendedRequest, LdapExtendedResponse, LdapFilter, LdapMsg,
+    LdapOp, LdapResult, LdapSearchRequest,
 };
 use ldap3_proto::simple::DisconnectionNotice;
 use tokio::net::TcpStream;
@@ -35,6 +35,9 @@ pub type Transport = Either<TcpStream, tokio_rustls::server::TlsStream<TcpStream
 pub const OID_STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
 pub const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
 const OID_PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
+
+/// How long a write may wait for a client that does not read before it is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Who the client is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,28 +123,46 @@ async fn run(
             biased;
             out = rx.recv() => {
                 let Some(out) = out else { break };
-                match out {
-                    Out::Msg(m) => {
-                        if framed.send(m).await.is_err() {
-                            break;
-                        }
-                    }
-                    Out::Done(id) => {
-                        conn.ops.remove(&id);
-                        idle_deadline = Instant::now() + idle;
-                        if draining && conn.ops.is_empty() {
-                            break;
-                        }
-                    }
-                    Out::Paged(cookie, state) => {
-                        if conn.paged.len() >= limits.max_paged_searches {
-                            // Bounded state: the oldest search is forgotten first.
-                            if let Some(k) = conn.paged.keys().next().cloned() {
-                                conn.paged.remove(&k);
+                // Feed everything already queued, then flush once.
+                let mut next = Some(out);
+                let mut failed = false;
+                while let Some(out) = next.take() {
+                    match out {
+                        Out::Msg(m) => {
+                            let fed = tokio::time::timeout(WRITE_TIMEOUT, framed.feed(m)).await;
+                            if !matches!(fed, Ok(Ok(()))) {
+                                failed = true;
+                                break;
                             }
                         }
-                        conn.paged.insert(cookie, state);
+                        Out::Done(id) => {
+                            conn.ops.remove(&id);
+                            idle_deadline = Instant::now() + idle;
+                        }
+                        Out::Paged(cookie, state) => {
+                            if conn.paged.len() >= limits.max_paged_searches
+                                && let Some(k) = conn.paged.keys().next().cloned()
+                            {
+                                // Bounded state: one kept search is forgotten.
+                                conn.paged.remove(&k);
+                            }
+                            conn.paged.insert(cookie, state);
+                        }
                     }
+                    next = rx.try_recv().ok();
+                }
+                // A client that stops reading is dropped instead of holding the search.
+                if failed
+                    || !matches!(
+                        tokio::time::timeout(WRITE_TIMEOUT, framed.flush()).await,
+                        Ok(Ok(()))
+                    )
+                {
+                    debug!("client stopped reading; closing");
+                    break;
+                }
+                if draining && conn.ops.is_empty() {
+                    break;
                 }
             }
             _ = shutdown.cancelled(), if !draining => {
@@ -200,11 +221,11 @@ async fn run(
                             }
                         }
                     }
-                    Some(Ok(Incoming::Msg(m))) => *m,
+                    Some(Ok(Incoming::Msg(m, critical))) => (*m, critical),
                 };
-                match handle(&mut conn, msg).await {
+                match handle(&mut conn, msg.0, msg.1).await {
                     Action::Reply(r) => {
-                        if framed.send(r).await.is_err() {
+                        if framed.send(*r).await.is_err() {
                             break;
                         }
                     }
@@ -260,14 +281,44 @@ fn bad_request_response(msgid: i32, op_tag: Option<u64>, reason: &str) -> Option
 }
 
 enum Action {
-    Reply(LdapMsg),
+    Reply(Box<LdapMsg>),
     None,
     Close,
     StartTls(i32),
 }
 
-async fn handle(conn: &mut Conn, msg: LdapMsg) -> Action {
+fn reply(msg: LdapMsg) -> Action {
+    Action::Reply(Box::new(msg))
+}
+
+async fn handle(conn: &mut Conn, msg: LdapMsg, critical: Vec<String>) -> Action {
     let id = msg.msgid;
+    let is_search = matches!(msg.op, LdapOp::SearchRequest(_));
+    let has_response = !matches!(msg.op, LdapOp::UnbindRequest | LdapOp::AbandonRequest(_));
+    // RFC 4511 §4.1.11: an unrecognised critical control fails the operation (12).
+    if !is_search
+        && has_response
+        && let Err(e) = super::controls::check_non_search_controls(&msg.ctrl, &critical)
+    {
+        let res = result(e.result_code(), e.to_string());
+        let op = match msg.op {
+            LdapOp::BindRequest(_) => LdapOp::BindResponse(LdapBindResponse {
+                res,
+                saslcreds: None,
+            }),
+            LdapOp::CompareRequest(_) => LdapOp::CompareResult(res),
+            LdapOp::AddRequest(_) => LdapOp::AddResponse(res),
+            LdapOp::ModifyRequest(_) => LdapOp::ModifyResponse(res),
+            LdapOp::DelRequest(_) => LdapOp::DelResponse(res),
+            LdapOp::ModifyDNRequest(_) => LdapOp::ModifyDNResponse(res),
+            _ => LdapOp::ExtendedResponse(LdapExtendedResponse {
+                res,
+                name: None,
+                value: None,
+            }),
+        };
+        return reply(LdapMsg::new(id, op));
+    }
     match msg.op {
         LdapOp::BindRequest(req) => {
             // RFC 4511 §4.2.1: a bind abandons every outstanding operation.
@@ -275,7 +326,7 @@ async fn handle(conn: &mut Conn, msg: LdapMsg) -> Action {
                 t.cancel();
             }
             let res = bind(conn, req.version, &req.dn, req.cred).await;
-            Action::Reply(LdapMsg::new(
+            reply(LdapMsg::new(
                 id,
                 LdapOp::BindResponse(LdapBindResponse {
                     res,
@@ -285,7 +336,7 @@ async fn handle(conn: &mut Conn, msg: LdapMsg) -> Action {
         }
         LdapOp::UnbindRequest => Action::Close,
         LdapOp::SearchRequest(req) => {
-            start_search(conn, id, req, msg.ctrl);
+            start_search(conn, id, req, msg.ctrl, critical);
             Action::None
         }
         LdapOp::AbandonRequest(target) => {
@@ -297,19 +348,17 @@ async fn handle(conn: &mut Conn, msg: LdapMsg) -> Action {
         LdapOp::ExtendedRequest(req) => extended(conn, id, req),
         LdapOp::CompareRequest(req) => {
             let res = search_op::compare(&conn.gw, &conn.identity, &req).await;
-            Action::Reply(LdapMsg::new(id, LdapOp::CompareResult(res)))
+            reply(LdapMsg::new(id, LdapOp::CompareResult(res)))
         }
-        LdapOp::AddRequest(_) => Action::Reply(LdapMsg::new(id, LdapOp::AddResponse(read_only()))),
-        LdapOp::ModifyRequest(_) => {
-            Action::Reply(LdapMsg::new(id, LdapOp::ModifyResponse(read_only())))
-        }
-        LdapOp::DelRequest(_) => Action::Reply(LdapMsg::new(id, LdapOp::DelResponse(read_only()))),
+        LdapOp::AddRequest(_) => reply(LdapMsg::new(id, LdapOp::AddResponse(read_only()))),
+        LdapOp::ModifyRequest(_) => reply(LdapMsg::new(id, LdapOp::ModifyResponse(read_only()))),
+        LdapOp::DelRequest(_) => reply(LdapMsg::new(id, LdapOp::DelResponse(read_only()))),
         LdapOp::ModifyDNRequest(_) => {
-            Action::Reply(LdapMsg::new(id, LdapOp::ModifyDNResponse(read_only())))
+            reply(LdapMsg::new(id, LdapOp::ModifyDNResponse(read_only())))
         }
         other => {
             debug!(?other, "unexpected operation from a client");
-            Action::Reply(DisconnectionNotice::gen_response(
+            reply(DisconnectionNotice::gen_response(
                 LdapResultCode::ProtocolError,
                 "a client sent a server-side operation",
             ))
@@ -336,7 +385,10 @@ async fn bind(conn: &mut Conn, version: i64, dn: &str, cred: LdapBindCred) -> Ld
         LdapBindCred::SASL(s) => {
             return result(
                 LdapResultCode::AuthMethodNotSupported,
-                format!("SASL mechanism {} is not supported; use a simple bind", s.mechanism),
+                format!(
+                    "SASL mechanism {} is not supported; use a simple bind",
+                    s.mechanism
+                ),
             );
         }
         LdapBindCred::Unsupported => {
@@ -381,7 +433,7 @@ async fn bind(conn: &mut Conn, version: i64, dn: &str, cred: LdapBindCred) -> Ld
 
 fn extended(conn: &mut Conn, id: i32, req: LdapExtendedRequest) -> Action {
     let reply = |code, msg: &str, name: Option<&str>, value: Option<Vec<u8>>| {
-        Action::Reply(LdapMsg::new(
+        reply(LdapMsg::new(
             id,
             LdapOp::ExtendedResponse(LdapExtendedResponse {
                 res: result(code, msg),
@@ -481,10 +533,14 @@ async fn start_tls(
     }
 }
 
-fn start_search(conn: &mut Conn, id: i32, req: LdapSearchRequest, ctrls: Vec<ldap3_proto::proto::LdapControl>) {
-    let done = |code, msg: String| {
-        LdapMsg::new(id, LdapOp::SearchResultDone(result(code, msg)))
-    };
+fn start_search(
+    conn: &mut Conn,
+    id: i32,
+    req: LdapSearchRequest,
+    ctrls: Vec<ldap3_proto::control::LdapControl>,
+    critical: Vec<String>,
+) {
+    let done = |code, msg: String| LdapMsg::new(id, LdapOp::SearchResultDone(result(code, msg)));
     let depth = filter_depth(&req.filter);
     if depth > conn.gw.limits.max_filter_depth {
         let _ = conn.tx.try_send(Out::Msg(done(
@@ -509,10 +565,19 @@ fn start_search(conn: &mut Conn, id: i32, req: LdapSearchRequest, ctrls: Vec<lda
     let identity = conn.identity.clone();
     let tx = conn.tx.clone();
     let paged_state = search_op::take_paged_state(&mut conn.paged, &ctrls);
-    let span = info_span!("search", msgid = id, base = %req.base, filter = %short_filter(&req.filter));
+    let span =
+        info_span!("search", msgid = id, base = %req.base, filter = %short_filter(&req.filter));
     tokio::spawn(
         async move {
-            let work = search_op::run(&gw, &identity, id, &req, &ctrls, paged_state, &tx);
+            let work = search_op::run(
+                &gw,
+                &identity,
+                id,
+                &req,
+                (&ctrls, &critical),
+                paged_state,
+                &tx,
+            );
             tokio::select! {
                 _ = token.cancelled() => debug!("abandoned"),
                 _ = work => {}

@@ -16,13 +16,20 @@ use tokio_rustls::TlsAcceptor;
 /// Cipher suites are rustls' ring defaults: TLS 1.3 AES-128-GCM, AES-256-GCM and
 /// CHACHA20-POLY1305; TLS 1.2 ECDHE-ECDSA/ECDHE-RSA with AES-128-GCM, AES-256-GCM and
 /// CHACHA20-POLY1305. CBC and static-RSA suites are not offered (rustls never does).
-pub fn load_acceptor(cert_file: &Path, key_file: &Path, min_version: &str) -> Result<TlsAcceptor, String> {
+pub fn load_acceptor(
+    cert_file: &Path,
+    key_file: &Path,
+    min_version: &str,
+) -> Result<TlsAcceptor, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
         .map_err(|e| format!("tls.cert_file {}: {e}", cert_file.display()))?
         .collect::<Result<_, _>>()
         .map_err(|e| format!("tls.cert_file {}: {e}", cert_file.display()))?;
     if certs.is_empty() {
-        return Err(format!("tls.cert_file {}: no certificate found", cert_file.display()));
+        return Err(format!(
+            "tls.cert_file {}: no certificate found",
+            cert_file.display()
+        ));
     }
     let key = PrivateKeyDer::from_pem_file(key_file)
         .map_err(|e| format!("tls.key_file {}: {e}", key_file.display()))?;

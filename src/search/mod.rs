@@ -21,8 +21,8 @@ use crate::directory::schema;
 use crate::directory::tree::{Target, Tree};
 use crate::error::LdapError;
 use crate::graph::{GraphClient, GraphError};
-use crate::translate::pushdown::{TranslateContext, plan_collection};
 use crate::translate::{GraphQuery, PushdownPlan};
+use crate::translate::{TranslateContext, plan_collection};
 
 /// Settings the executor needs, taken from the configuration.
 #[derive(Debug, Clone)]
@@ -50,6 +50,13 @@ pub struct Directory {
     pub settings: SearchSettings,
     graph: GraphClient,
     cache: moka::future::Cache<GraphQuery, Fetched>,
+}
+
+/// What a base and scope reach: the fixed entries in scope, and the collections to ask
+/// Graph, each with the object key of a search based on one entry.
+pub struct Coverage {
+    pub fixed: Vec<Entry>,
+    pub collections: Vec<(Collection, Option<String>)>,
 }
 
 /// One search as the executor sees it.
@@ -121,11 +128,7 @@ impl Directory {
 
     /// Which collections a base and scope reach, with the object key for a base-scope
     /// search on one entry, and the fixed entries in scope.
-    pub fn coverage(
-        &self,
-        base: &str,
-        scope: LdapSearchScope,
-    ) -> Result<(Vec<Entry>, Vec<(Collection, Option<String>)>), LdapError> {
+    pub fn coverage(&self, base: &str, scope: LdapSearchScope) -> Result<Coverage, LdapError> {
         let mut fixed = Vec::new();
         let mut collections = Vec::new();
         let mut collections_all = vec![Collection::Users];
@@ -194,12 +197,12 @@ impl Directory {
             }
             Target::NoSuchObject => return Err(no_such_object(base, &self.tree)),
         }
-        Ok((fixed, collections))
+        Ok(Coverage { fixed, collections })
     }
 
     /// Runs a search: the matching entries in CONTRACT §8 order.
     pub async fn search(&self, p: &SearchParams<'_>) -> Result<SearchOutput, LdapError> {
-        let (fixed, collections) = self.coverage(p.base, p.scope)?;
+        let Coverage { fixed, collections } = self.coverage(p.base, p.scope.clone())?;
         let leaf_scope = matches!(
             p.scope,
             LdapSearchScope::OneLevel | LdapSearchScope::Children
@@ -214,7 +217,11 @@ impl Directory {
             // A base-scope read must find the object even when the filter fails, to tell
             // noSuchObject from "no match"; the key query is the same request either way.
             let plan = if base_object {
-                self.plan(&LdapFilter::Present("objectClass".into()), c, key.as_deref())
+                self.plan(
+                    &LdapFilter::Present("objectClass".into()),
+                    c,
+                    key.as_deref(),
+                )
             } else {
                 self.plan(p.filter, c, None)
             };

@@ -45,39 +45,52 @@ pub fn default_key(filter: &LdapFilter) -> OrderKey {
     }
 }
 
-/// The smallest value of the entry's attribute under the attribute's ordering, as a key.
-fn smallest(entry: &Entry, attr: &AttributeType, reverse: bool) -> Option<String> {
+/// Compares two values of `attr` in its ordering; attributes without an ordering rule
+/// fall back to caseIgnoreOrderingMatch, and values the rule cannot read sort last.
+pub fn compare_values(attr: &AttributeType, a: &str, b: &str) -> Ordering {
+    let rule = match attr.ordering {
+        schema::Ordering::None => schema::Ordering::CaseIgnore,
+        r => r,
+    };
+    match matching::ordering_compare(rule, a, b) {
+        Some(o) => o,
+        None => matching::case_ignore_key(a).cmp(&matching::case_ignore_key(b)),
+    }
+}
+
+/// True when some value of the entry's attribute is at or after `assertion` (the VLV
+/// greaterThanOrEqual target, draft-ietf-ldapext-ldapv3-vlv-09 §6.2).
+pub fn at_or_after(entry: &Entry, attr: &AttributeType, assertion: &str) -> bool {
+    entry.get(attr).is_some_and(|vals| {
+        vals.iter()
+            .any(|v| compare_values(attr, v, assertion) != Ordering::Less)
+    })
+}
+
+/// The sort value of an entry: its smallest value, or with reverse order its largest
+/// (RFC 2891 §2.2).
+fn sort_value<'e>(entry: &'e Entry, attr: &AttributeType, reverse: bool) -> Option<&'e str> {
     let values = entry.get(attr)?;
-    let keys = values.iter().map(|v| matching::ordering_key(attr, v));
-    // RFC 2891 §2.2: with reverse order, a multi-valued attribute sorts by its largest value.
-    if reverse { keys.max() } else { keys.min() }
+    let it = values.iter().map(String::as_str);
+    if reverse {
+        it.max_by(|a, b| compare_values(attr, a, b))
+    } else {
+        it.min_by(|a, b| compare_values(attr, a, b))
+    }
 }
 
 /// Sorts entries by the keys; entries without a key's attribute come last in either
 /// direction (RFC 2891 §2.2); ties go by the DN compared case-insensitively.
 pub fn sort_entries(entries: &mut [Entry], keys: &[OrderKey]) {
-    let mut keyed: Vec<(Vec<Option<String>>, String, usize)> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            (
-                keys.iter()
-                    .map(|k| smallest(e, k.attr, k.reverse))
-                    .collect(),
-                e.dn.to_lowercase(),
-                i,
-            )
-        })
-        .collect();
-    keyed.sort_by(|a, b| {
-        for (i, k) in keys.iter().enumerate() {
-            let ord = match (&a.0[i], &b.0[i]) {
+    entries.sort_by(|a, b| {
+        for k in keys {
+            let ord = match (
+                sort_value(a, k.attr, k.reverse),
+                sort_value(b, k.attr, k.reverse),
+            ) {
                 (Some(x), Some(y)) => {
-                    if k.reverse {
-                        y.cmp(x)
-                    } else {
-                        x.cmp(y)
-                    }
+                    let o = compare_values(k.attr, x, y);
+                    if k.reverse { o.reverse() } else { o }
                 }
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
@@ -87,13 +100,6 @@ pub fn sort_entries(entries: &mut [Entry], keys: &[OrderKey]) {
                 return ord;
             }
         }
-        a.1.cmp(&b.1)
+        a.dn.to_lowercase().cmp(&b.dn.to_lowercase())
     });
-    let order: Vec<usize> = keyed.into_iter().map(|k| k.2).collect();
-    let mut taken: Vec<Option<Entry>> = entries.iter().cloned().map(Some).collect();
-    for (slot, idx) in entries.iter_mut().zip(order) {
-        if let Some(e) = taken[idx].take() {
-            *slot = e;
-        }
-    }
 }

@@ -2,7 +2,12 @@
 //! queries that together return a superset of the matching objects (CONTRACT §6,
 //! GRAPH.md §1-§5). It never contacts Graph and never decides the final answer.
 
+pub mod capabilities;
+pub mod expr;
 pub mod odata;
 pub mod plan;
+pub mod pushdown;
+#[cfg(test)]
+mod tests;
 
-pub use plan::{GraphQuery, PushdownPlan};
+pub use plan::{GraphQuery, PushdownPlan, TranslateContext, explain_plan, plan_collection};

@@ -20,6 +20,23 @@ pub fn string_literal(v: &str) -> String {
     format!("'{}'", v.replace('\'', "''"))
 }
 
+/// One `$search` clause, `"property:text"`: inside the quotes `"` and `\` are escaped
+/// with `\` (GRAPH.md §2); percent-encoding happens later with the rest of the value.
+pub fn search_clause(property: &str, text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + property.len() + 3);
+    out.push('"');
+    out.push_str(property);
+    out.push(':');
+    for ch in text.chars() {
+        if ch == '"' || ch == '\\' {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,10 +47,24 @@ mod tests {
     }
 
     #[test]
-    fn reserved_characters_are_encoded() {
+    fn search_clause_escapes_quote_and_backslash() {
         assert_eq!(
-            encode_query_value("a+b #&%/'"),
-            "a%2Bb%20%23%26%25%2F%27"
+            search_clause("displayName", r#"a"b\c"#),
+            r#""displayName:a\"b\\c""#
         );
+    }
+
+    #[test]
+    fn literal_survives_encoding() {
+        let lit = string_literal("O'Brien+1 #&%\\/\u{7}é");
+        assert_eq!(
+            encode_query_value(&lit),
+            "%27O%27%27Brien%2B1%20%23%26%25%5C%2F%07%C3%A9%27"
+        );
+    }
+
+    #[test]
+    fn reserved_characters_are_encoded() {
+        assert_eq!(encode_query_value("a+b #&%/'"), "a%2Bb%20%23%26%25%2F%27");
     }
 }

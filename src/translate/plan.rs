@@ -1,6 +1,37 @@
-//! The Graph request plan a search becomes, and how it renders as a URL and headers.
+//! The Graph request plan a search becomes (`plan_collection`), how it renders as a URL
+//! and headers, and its `explain` text. Packs conditions into requests of at most 2,048
+//! characters; which conditions are implied by the LDAP filter is `pushdown`'s business.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use ldap3_proto::proto::LdapFilter;
+
+use super::capabilities::{self, FilterOp};
+use super::expr::{Comparison, Expr, SearchExpr};
+use super::pushdown::{self, Alt, MAX_QUERIES_PER_COLLECTION, Node};
 use crate::directory::Collection;
+use crate::directory::mapping::{Mapping, Source};
+
+/// GRAPH.md §4: with advanced parameters the limit is the URL length, 2,048 characters.
+pub const MAX_URL_CHARS: usize = 2048;
+/// Room kept for the origin in front of `/v1.0/...` (`https://microsoftgraph.chinacloudapi.cn`
+/// is 39 characters; GRAPH.md §7).
+pub const ORIGIN_RESERVE_CHARS: usize = 64;
+
+/// What the translator needs besides the filter.
+pub struct TranslateContext<'a> {
+    pub mapping: &'a Mapping,
+    /// OData condition ANDed into every `/users` query ("" = none), CONTRACT §3.
+    pub user_filter: &'a str,
+    /// CONTRACT §3 `[search] strict_substrings`.
+    pub strict_substrings: bool,
+    /// CONTRACT §3 `[phone] match = "e164"`.
+    pub phone_e164: bool,
+    /// Spellings of a dialled number as Graph may store it, most likely first (§7).
+    pub phone_variants: &'a dyn Fn(&str) -> Vec<String>,
+    /// `$top`, e.g. 999 (GRAPH.md §4).
+    pub page_size: u32,
+}
 
 /// One Graph collection query. Strings are kept un-encoded; `path_and_query` encodes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -23,7 +54,7 @@ pub struct GraphQuery {
 }
 
 /// What a search costs Graph and what stays local.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PushdownPlan {
     /// Queries to run; their results are unioned (deduplicated by `id`). Empty when the
     /// filter provably matches nothing in the covered collections.
@@ -124,4 +155,375 @@ impl GraphQuery {
         }
         out
     }
+}
+
+/// The plan for one collection. `key` is the uid value of a base-scope search on one entry
+/// (UPN for users, id for contacts): one request for that object, whatever the filter —
+/// the request also tells whether the entry exists (CONTRACT §4: noSuchObject).
+pub fn plan_collection(
+    filter: &LdapFilter,
+    c: Collection,
+    key: Option<&str>,
+    ctx: &TranslateContext,
+) -> PushdownPlan {
+    let builder = QueryBuilder::new(c, ctx);
+    if let Some(key) = key {
+        return key_plan(&builder, key);
+    }
+    let translated = pushdown::translate(filter, c, ctx);
+    let mut plan = PushdownPlan {
+        dropped: translated.dropped,
+        approximations: translated.approximations,
+        ..PushdownPlan::default()
+    };
+    let alts = match translated.node {
+        Node::Const(false) => return plan,
+        Node::Const(true) | Node::Drop => vec![Alt {
+            filter: None,
+            search: None,
+        }],
+        Node::Push(alts) => alts,
+    };
+    let budget = (MAX_QUERIES_PER_COLLECTION + 1)
+        .saturating_sub(alts.len())
+        .max(1);
+    let original: Vec<&Comparison> = alts
+        .iter()
+        .filter_map(|a| a.filter.as_ref())
+        .flat_map(|f| f.comparisons())
+        .collect();
+    let mut sent_filters: Vec<Expr> = Vec::new();
+    for alt in &alts {
+        for (filter, search) in pack(&builder, alt.clone(), budget, &mut plan.dropped) {
+            plan.unbounded |= filter.is_none() && search.is_none();
+            plan.queries
+                .push(builder.build(filter.as_ref(), search.as_ref()));
+            sent_filters.extend(filter);
+        }
+    }
+    let sent: Vec<&Comparison> = sent_filters.iter().flat_map(|f| f.comparisons()).collect();
+    plan.approximations.extend(variant_notes(&original, &sent));
+    plan
+}
+
+fn key_plan(builder: &QueryBuilder, key: &str) -> PushdownPlan {
+    let note =
+        format!("base-scope read of {key}: the LDAP filter is checked locally on that entry");
+    let (property, value) = match builder.collection {
+        Collection::Users => ("userPrincipalName", key.to_string()),
+        Collection::Contacts => match pushdown::guid(key) {
+            Some(id) => ("id", id),
+            // Contact ids are GUIDs: no contact has this one.
+            None => {
+                return PushdownPlan {
+                    dropped: vec![format!("{key} is not an object id: no such contact")],
+                    ..PushdownPlan::default()
+                };
+            }
+        },
+    };
+    let Some(cap) = capabilities::property(builder.collection, property) else {
+        return PushdownPlan::default();
+    };
+    let filter = Expr::Cmp(Comparison {
+        property: property.to_string(),
+        op: FilterOp::Eq,
+        collection_any: false,
+        value,
+        support: cap.eq,
+        in_support: cap.in_list,
+        variant: None,
+    });
+    PushdownPlan {
+        queries: vec![builder.build(Some(&filter), None)],
+        unbounded: false,
+        dropped: vec![note],
+        approximations: Vec::new(),
+    }
+}
+
+/// Builds `GraphQuery`s of one collection: `$select`, `$top`, `user_filter`, headers.
+struct QueryBuilder<'a> {
+    collection: Collection,
+    select: Vec<String>,
+    user_filter: Option<&'a str>,
+    page_size: u32,
+}
+
+impl<'a> QueryBuilder<'a> {
+    fn new(c: Collection, ctx: &TranslateContext<'a>) -> Self {
+        let user_filter = ctx.user_filter.trim();
+        QueryBuilder {
+            collection: c,
+            select: select_properties(ctx.mapping, c),
+            user_filter: (c == Collection::Users && !user_filter.is_empty()).then_some(user_filter),
+            page_size: ctx.page_size,
+        }
+    }
+
+    fn build(&self, filter: Option<&Expr>, search: Option<&SearchExpr>) -> GraphQuery {
+        let rendered = filter.map(Expr::render);
+        let advanced = rendered.as_ref().is_some_and(|r| r.advanced)
+            || self.user_filter.is_some_and(user_filter_needs_advanced);
+        let text = match (self.user_filter, rendered) {
+            (Some(u), Some(r)) => Some(format!("({u}) and ({})", r.text)),
+            (Some(u), None) => Some(u.to_string()),
+            (None, Some(r)) => Some(r.text),
+            (None, None) => None,
+        };
+        let mut q = GraphQuery::new(self.collection, self.select.clone());
+        q.filter = text;
+        q.search = search.map(SearchExpr::render);
+        q.top = Some(self.page_size);
+        // GRAPH.md "advanced query": header and $count for advanced $filter clauses;
+        // $search needs only the header (§2).
+        q.consistency_eventual = advanced || q.search.is_some();
+        q.count = advanced;
+        q
+    }
+
+    fn fits(&self, filter: Option<&Expr>, search: Option<&SearchExpr>) -> bool {
+        url_fits(&self.build(filter, search))
+    }
+}
+
+/// True when the request URL stays within GRAPH.md §4's 2,048 characters.
+pub fn url_fits(q: &GraphQuery) -> bool {
+    q.path_and_query().len() + ORIGIN_RESERVE_CHARS <= MAX_URL_CHARS
+}
+
+/// `ne`, `not`, `endsWith`, `null` tests and `$count` in the configured `user_filter` need
+/// the advanced parameters (GRAPH.md §1). A heuristic on words outside string literals.
+fn user_filter_needs_advanced(u: &str) -> bool {
+    let mut outside = String::new();
+    let mut in_literal = false;
+    for ch in u.chars() {
+        if ch == '\'' {
+            in_literal = !in_literal;
+        } else if !in_literal {
+            outside.push(ch.to_ascii_lowercase());
+        }
+    }
+    outside
+        .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '$'))
+        .any(|w| matches!(w, "ne" | "not" | "endswith" | "null" | "$count"))
+}
+
+/// Splits an alternative into requests that fit the URL limit, at most `budget` of them.
+/// The largest top-level OR is split across requests (their union is the same set); if
+/// that needs too many, the least likely phone spellings go first, then the OR itself is
+/// left to the local check (dropping a conjunct keeps a superset).
+fn pack(
+    builder: &QueryBuilder,
+    alt: Alt,
+    budget: usize,
+    dropped: &mut Vec<String>,
+) -> Vec<(Option<Expr>, Option<SearchExpr>)> {
+    let Alt {
+        mut filter,
+        mut search,
+    } = alt;
+    loop {
+        if builder.fits(filter.as_ref(), search.as_ref()) {
+            return vec![(filter, search)];
+        }
+        let Some((rest, mut disjuncts)) = split_largest_or(filter.as_ref()) else {
+            if filter.is_some() {
+                dropped.push(format!(
+                    "a $filter of {} characters exceeds the URL limit: checked locally",
+                    filter.as_ref().map_or(0, |f| f.render().text.len())
+                ));
+                filter = None;
+                continue;
+            }
+            if search.is_some() {
+                dropped.push("the $search exceeds the URL limit: checked locally".to_string());
+                search = None;
+                continue;
+            }
+            return vec![(filter, search)];
+        };
+        disjuncts.sort_by_key(rank);
+        if let Some(chunks) = chunk(builder, &rest, &disjuncts, search.as_ref(), budget) {
+            return chunks
+                .into_iter()
+                .map(|f| (Some(f), search.clone()))
+                .collect();
+        }
+        // The least likely spelling goes, for every phone property at once.
+        let least_likely = disjuncts.iter().filter_map(variant_rank).max();
+        if let Some(worst) = least_likely {
+            disjuncts.retain(|d| variant_rank(d) != Some(worst));
+            let mut parts = rest.clone();
+            if disjuncts.is_empty() {
+                dropped.push(format!(
+                    "no phone spelling fits a request of at most {MAX_URL_CHARS} characters: checked locally"
+                ));
+            } else {
+                parts.push(Expr::or(disjuncts));
+            }
+            filter = (!parts.is_empty()).then(|| Expr::and(parts));
+        } else {
+            dropped.push(format!(
+                "an OR of {} clauses would need more than {budget} request(s) of at most {MAX_URL_CHARS} characters: checked locally",
+                disjuncts.len()
+            ));
+            filter = (!rest.is_empty()).then(|| Expr::and(rest));
+        }
+    }
+}
+
+/// The largest OR among the top-level conjuncts: (the other conjuncts, its children).
+fn split_largest_or(filter: Option<&Expr>) -> Option<(Vec<Expr>, Vec<Expr>)> {
+    let conjuncts: Vec<Expr> = match filter? {
+        Expr::And(v) => v.clone(),
+        other => vec![other.clone()],
+    };
+    let (index, _) = conjuncts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            Expr::Or(v) => Some((i, v.len())),
+            _ => None,
+        })
+        .max_by_key(|(_, n)| *n)?;
+    let mut rest = conjuncts;
+    let Expr::Or(children) = rest.remove(index) else {
+        return None;
+    };
+    Some((rest, children))
+}
+
+/// Greedy packing of `disjuncts` (in order) into at most `budget` filters that fit.
+fn chunk(
+    builder: &QueryBuilder,
+    rest: &[Expr],
+    disjuncts: &[Expr],
+    search: Option<&SearchExpr>,
+    budget: usize,
+) -> Option<Vec<Expr>> {
+    let assemble = |members: &[Expr]| {
+        let mut parts = rest.to_vec();
+        parts.push(Expr::or(members.to_vec()));
+        Expr::and(parts)
+    };
+    let mut chunks: Vec<Vec<Expr>> = Vec::new();
+    let mut current: Vec<Expr> = Vec::new();
+    for d in disjuncts {
+        current.push(d.clone());
+        if builder.fits(Some(&assemble(&current)), search) {
+            continue;
+        }
+        let last = current.pop()?;
+        if current.is_empty() {
+            return None; // a single clause does not fit
+        }
+        chunks.push(std::mem::take(&mut current));
+        current.push(last);
+        if !builder.fits(Some(&assemble(&current)), search) {
+            return None;
+        }
+        if chunks.len() >= budget {
+            return None;
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    (chunks.len() <= budget).then(|| chunks.iter().map(|c| assemble(c)).collect())
+}
+
+fn variant_rank(e: &Expr) -> Option<u32> {
+    match e {
+        Expr::Cmp(c) => c.variant.as_ref().map(|v| v.rank),
+        _ => None,
+    }
+}
+
+fn rank(e: &Expr) -> u32 {
+    variant_rank(e).unwrap_or(0)
+}
+
+/// One note per phone assertion: how many of its spellings were sent (CONTRACT §7).
+fn variant_notes(original: &[&Comparison], sent: &[&Comparison]) -> Vec<String> {
+    let spellings = |cs: &[&Comparison]| {
+        let mut m: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+        for c in cs {
+            if let Some(v) = &c.variant {
+                m.entry(v.label.clone()).or_default().insert(v.rank);
+            }
+        }
+        m
+    };
+    let before = spellings(original);
+    let after = spellings(sent);
+    before
+        .iter()
+        .filter_map(|(label, ranks)| {
+            let n = after.get(label).map_or(0, BTreeSet::len);
+            (n > 0).then(|| {
+                format!(
+                    "{label}: e164 phone matching sends {n} of {} spellings as startsWith; a number stored in another spelling is not found",
+                    ranks.len()
+                )
+            })
+        })
+        .collect()
+}
+
+/// `$select` for a collection: `id`, `userPrincipalName` for users, then every Graph
+/// property the mapping reads (CONTRACT §5), each once.
+fn select_properties(mapping: &Mapping, c: Collection) -> Vec<String> {
+    let mut out: Vec<String> = vec!["id".to_string()];
+    if c == Collection::Users {
+        out.push("userPrincipalName".to_string());
+    }
+    let mut add = |p: &str| {
+        if !out.iter().any(|x| x == p) {
+            out.push(p.to_string());
+        }
+    };
+    for m in mapping.for_collection(c) {
+        match &m.source {
+            Source::Property(p) => add(p),
+            Source::FirstOf(ps) => ps.iter().for_each(|p| add(p)),
+            Source::ContactPhone(_) => add("phones"),
+            Source::ContactAddress(_) => add("addresses"),
+        }
+    }
+    out
+}
+
+/// The `explain` text of a plan: each request (method, decoded URL, headers), what is
+/// checked locally, what was left out of Graph and every approximation (CONTRACT §2).
+pub fn explain_plan(plan: &PushdownPlan) -> String {
+    let mut out = String::new();
+    if plan.queries.is_empty() {
+        out.push_str("no Graph request: the filter matches no entry here\n");
+    }
+    for (i, q) in plan.queries.iter().enumerate() {
+        out.push_str(&format!("request {}: {}\n", i + 1, q.display_decoded()));
+        for (name, value) in q.headers() {
+            out.push_str(&format!("  {name}: {value}\n"));
+        }
+    }
+    if plan.unbounded {
+        out.push_str("scan: a request does not narrow the collection; every page is read\n");
+    }
+    if !plan.queries.is_empty() {
+        out.push_str("checked locally: the whole LDAP filter, on every object returned\n");
+    }
+    if !plan.dropped.is_empty() {
+        out.push_str("left to the local check:\n");
+        for d in &plan.dropped {
+            out.push_str(&format!("  - {d}\n"));
+        }
+    }
+    if !plan.approximations.is_empty() {
+        out.push_str("approximations:\n");
+        for a in &plan.approximations {
+            out.push_str(&format!("  - {a}\n"));
+        }
+    }
+    out
 }
