@@ -317,7 +317,7 @@ async fn every_returned_dn_reads_back_with_a_base_search() {
         &url,
         "-b",
         USERS_OU,
-        &format!("(uid={guest_upn})"),
+        &format!("(uid={})", filter_value(&guest_upn)),
         "1.1",
     ])
     .await;
@@ -338,7 +338,7 @@ async fn every_returned_dn_reads_back_with_a_base_search() {
         &url,
         "-b",
         CONTACTS_OU,
-        &format!("(cn={})", contact.cn()),
+        &format!("(cn={})", filter_value(contact.cn())),
         "1.1",
     ])
     .await;

@@ -501,19 +501,39 @@ pub fn dn_list(people: &[Person]) -> Vec<String> {
     people.iter().map(|p| norm_dn(&p.dn)).collect()
 }
 
-/// Asserts that `got` (DNs as returned) is exactly the set `want`, with a readable diff.
-#[track_caller]
-pub fn assert_same_entries(what: &str, got: &[String], want: &[Person]) {
+/// `Err` with a readable diff unless `got` (DNs as returned) is exactly the set `want`.
+pub fn same_entries(what: &str, got: &[String], want: &[Person]) -> Result<(), String> {
     let got_set = dn_set(got.iter().map(|s| s.as_str()));
     let want_set = dn_set(want.iter().map(|p| p.dn.as_str()));
     let missing: Vec<_> = want_set.difference(&got_set).collect();
     let extra: Vec<_> = got_set.difference(&want_set).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty() && got.len() == got_set.len(),
+    if missing.is_empty() && extra.is_empty() && got.len() == got_set.len() {
+        return Ok(());
+    }
+    Err(format!(
         "{what}: expected {} entries, got {} ({} distinct)\n missing: {missing:?}\n unexpected: {extra:?}",
         want_set.len(),
         got.len(),
         got_set.len()
+    ))
+}
+
+/// Asserts that `got` (DNs as returned) is exactly the set `want`, with a readable diff.
+#[track_caller]
+pub fn assert_same_entries(what: &str, got: &[String], want: &[Person]) {
+    if let Err(e) = same_entries(what, got, want) {
+        panic!("{e}");
+    }
+}
+
+/// Panics with every collected failure, one per line, if there is any.
+#[track_caller]
+pub fn assert_no_failures(what: &str, failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{what}: {} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
     );
 }
 
@@ -539,6 +559,22 @@ pub fn assert_between(what: &str, got: &[String], lower: &[Person], upper: &[Per
         lo.len(),
         hi.len()
     );
+}
+
+/// Escapes an assertion value for a filter string (RFC 4515 §3): `*`, `(`, `)`, `\\`, NUL.
+pub fn filter_value(v: &str) -> String {
+    let mut out = String::new();
+    for c in v.chars() {
+        match c {
+            '*' => out.push_str("\\2a"),
+            '(' => out.push_str("\\28"),
+            ')' => out.push_str("\\29"),
+            '\\' => out.push_str("\\5c"),
+            '\0' => out.push_str("\\00"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// People matching a predicate.

@@ -268,3 +268,37 @@ pub fn users_requests(emu: &ldap_graph_gateway::emulator::EmulatorHandle) -> usi
         .filter(|line| line.contains("/v1.0/users"))
         .count()
 }
+
+/// The first window of an `ldapsearch -E vlv=...` run. ldapsearch prompts for the next
+/// window after each one and, at end of input, keeps paging until the server reports an
+/// error; answering the prompt with something it cannot parse (`q`) makes it stop (exit 1)
+/// after the first window, as a user would.
+pub struct VlvWindow {
+    /// ldapsearch's exit code: 1 after a successful first window, else the result code.
+    pub code: i32,
+    pub dns: Vec<String>,
+    /// The `# vlvResultpos=P count=C context= (R) ...` line, if the server sent the control.
+    pub vlv_result: Option<String>,
+    pub stderr: String,
+}
+
+pub async fn ldapsearch_vlv_first_window(args: &[&str]) -> VlvWindow {
+    let mut all = vec!["-LLL", "-o", "ldif-wrap=no", "-o", "nettimeout=20"];
+    all.extend_from_slice(args);
+    let out = run("ldapsearch", &all, &[], Some("q\n")).await;
+    let first = out.stdout.split("Press [").next().unwrap_or("").to_string();
+    let dns = crate::common::parse_ldif(&first)
+        .into_iter()
+        .map(|(dn, _)| dn)
+        .collect();
+    let vlv_result = first
+        .lines()
+        .find(|l| l.starts_with("# vlvResult"))
+        .map(str::to_string);
+    VlvWindow {
+        code: out.code,
+        dns,
+        vlv_result,
+        stderr: out.stderr,
+    }
+}
