@@ -1601,3 +1601,54 @@ async fn ldapsearch_size_and_time_limits() {
     check_limited("-z 6 (sn>=S)", &out, &want);
     h.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// TLS certificate re-read (issue 4 item 3): new connections get the new certificate, open
+// ones keep working.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_certificate_reload_keeps_open_connections() {
+    let old = TestPki::generate();
+    let h = start_tls(&old, |_| {}).await;
+    let url = ldaps_url(&h);
+    let want = matching(&sample(), |p| eq(p, "sn", "Bowen"));
+
+    let mut open = tools::ldap3_connect(
+        &url,
+        LdapConnSettings::new().set_config(old.client_config()),
+    )
+    .await;
+    let (dns, _, rc) =
+        tools::ldap3_search(&mut open, BASE, Scope::Subtree, "(sn=Bowen)", &["cn"]).await;
+    assert_eq!(rc, 0);
+    assert_same_entries("before the reload", &dns, &want);
+
+    // Replace the certificate files in place, as a renewal would, and re-read them.
+    let new = TestPki::generate();
+    std::fs::copy(&new.cert_file, &old.cert_file).expect("replace cert.pem");
+    std::fs::copy(&new.key_file, &old.key_file).expect("replace key.pem");
+    ldap_graph_gateway::app::reload_tls(&h.cfg, &h.gw);
+
+    // The open connection carries on.
+    let (dns, _, rc) =
+        tools::ldap3_search(&mut open, BASE, Scope::Subtree, "(sn=Bowen)", &["cn"]).await;
+    assert_eq!(rc, 0, "the open LDAPS connection broke on reload");
+    assert_same_entries("open connection after the reload", &dns, &want);
+
+    // New connections see the new certificate: the new CA verifies it, the old one does not.
+    let args = ["-x", "-H", url.as_str(), "-b", BASE, "(sn=Bowen)", "cn"];
+    let with_new = tools::ldapsearch_env(&args, &new.verifying_env()).await;
+    assert_eq!(with_new.code, 0, "new CA: {}", with_new.stderr);
+    let dns: Vec<String> = common::parse_ldif(&with_new.stdout)
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    assert_same_entries("new connection after the reload", &dns, &want);
+    let with_old = tools::ldapsearch_env(&args, &old.verifying_env()).await;
+    assert_ne!(
+        with_old.code, 0,
+        "the old CA still verifies the served certificate"
+    );
+    let _ = open.unbind().await;
+    h.stop().await;
+}

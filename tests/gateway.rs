@@ -1009,3 +1009,63 @@ async fn filter_deeper_than_the_limit_is_an_error_not_a_crash() {
     }
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hanging_graph_ends_in_time_limit_exceeded_3() {
+    let h = start_with(Tenant::sample(), |cfg| {
+        cfg.ldap.time_limit_secs = 2;
+        cfg.search.cache_ttl_secs = 0;
+    })
+    .await;
+    let url = h.url();
+    // Fetch the token first so the hang hits a directory request.
+    let warm = ldapsearch(&["-x", "-H", &url, "-b", BASE, "(sn=Zz-warm-up)", "cn"]).await;
+    assert_eq!(warm.code, 0, "{}", warm.stderr);
+    h.emu.set_fault(Fault::Hang);
+    let started = Instant::now();
+    let out = ldapsearch(&["-x", "-H", &url, "-b", BASE, "(sn=Bowen)", "cn"]).await;
+    let took = started.elapsed();
+    assert_eq!(
+        out.code, 3,
+        "timeLimitExceeded expected: {} {}",
+        out.stdout, out.stderr
+    );
+    assert!(out.dns().is_empty());
+    assert!(
+        took < Duration::from_secs(6),
+        "answered near the 2 s limit (took {took:?})"
+    );
+    h.emu.set_fault(Fault::None);
+    let out = ldapsearch(&["-x", "-H", &url, "-b", BASE, "(sn=Bowen)", "cn"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_same_entries(
+        "after the hang",
+        &out.dns(),
+        &matching(&sample(), |p| eq(p, "sn", "Bowen")),
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graph_answering_garbage_is_an_error_with_a_message_not_an_empty_success() {
+    let h = start_with(Tenant::sample(), |cfg| cfg.search.cache_ttl_secs = 0).await;
+    let url = h.url();
+    let warm = ldapsearch(&["-x", "-H", &url, "-b", BASE, "(sn=Zz-warm-up)", "cn"]).await;
+    assert_eq!(warm.code, 0, "{}", warm.stderr);
+    h.emu.set_fault(Fault::Garbage);
+    let out = ldapsearch(&["-x", "-H", &url, "-b", BASE, "(sn=Bowen)", "cn"]).await;
+    assert!(
+        out.code != 0 && out.code != 255,
+        "an LDAP error result expected, got {}: {}",
+        out.code,
+        out.stderr
+    );
+    assert!(out.dns().is_empty());
+    assert!(
+        out.stderr.to_lowercase().contains("additional info"),
+        "{}",
+        out.stderr
+    );
+    h.emu.set_fault(Fault::None);
+    h.stop().await;
+}
