@@ -667,6 +667,29 @@ async fn snom_during_call_number_lookups() {
             }),
         ),
     ];
+    // A contact's number (Graph cannot filter contact phones) and a suffix search.
+    let (contact_number, _) = contacts(&Tenant::sample())
+        .iter()
+        .find_map(|c| {
+            c.values("telephoneNumber")
+                .iter()
+                .find_map(|v| e164(v).map(|e| (e, c.clone())))
+        })
+        .expect("a contact with an international business number");
+    let mut cases = cases;
+    cases.push((
+        format!("(|(telephoneNumber={contact_number})(mobile={contact_number})(homePhone={contact_number}))"),
+        matching(&all, |p| {
+            phone_any(p, &["telephoneNumber", "mobile", "homePhone"], &contact_number)
+        }),
+    ));
+    cases.push((
+        "(|(telephoneNumber=*5550100)(mobile=*5550100))".to_string(),
+        matching(&all, |p| {
+            substr(p, "telephoneNumber", None, &[], Some("5550100"))
+                || substr(p, "mobile", None, &[], Some("5550100"))
+        }),
+    ));
     for (filter, want) in cases {
         assert!(!want.is_empty(), "{filter} matches someone");
         let want = limited(want, "displayName", 100);
