@@ -149,17 +149,6 @@ impl PhoneRules {
                 format!("011 1 {area} {exchange} {line}"),
             ]);
         } else {
-            // The crate's grouping is not always the one people write (it gives
-            // "+49 1511 2345678" for a number usually written "+49 151 12345678"), so
-            // the area code is also tried at other lengths.
-            for area_len in 2..=4 {
-                if nsn.len() >= area_len + 5 {
-                    let (area, rest) = nsn.split_at(area_len);
-                    out.push(format!("+{cc} {area} {rest}"));
-                    out.push(format!("0{area} {rest}"));
-                    out.push(format!("+{cc} (0){area} {rest}"));
-                }
-            }
             let groups: Vec<&str> = international
                 .strip_prefix(&format!("+{cc}"))
                 .unwrap_or("")
@@ -171,46 +160,59 @@ impl PhoneRules {
                 .filter(|g| !g.is_empty())
                 .collect();
             let joined = |sep: &str| groups.join(sep);
+            let rest_intl = groups.get(1..).unwrap_or(&[]).join(" ");
+            // "+44 (0)161 ..." where the national form adds a trunk prefix 0: common in
+            // Europe, so it comes right after the library's own formats.
+            if let (Some(area), Some(first)) = (national_groups.first(), groups.first())
+                && area.strip_prefix('0') == Some(*first)
+            {
+                out.push(format!("+{cc} (0){first} {rest_intl}"));
+            }
             out.extend([
-                format!("+{cc} {}", joined(" ")),
-                format!("+{cc}-{}", joined("-")),
+                format!("00{cc} {}", joined(" ")),
                 format!("+{cc} {}", joined("-")),
+                format!("+{cc}-{}", joined("-")),
                 format!("+{cc} {}", joined("")),
-                national_groups.join(" "),
                 national_groups.join("-"),
                 national_groups.join(""),
-                format!("00{cc} {}", joined(" ")),
                 format!("00{cc}{}", joined("")),
                 format!("00{cc} {}", joined("")),
             ]);
             if let Some((first, rest)) = groups.split_first() {
                 let rest = rest.join(" ");
-                out.push(format!("+{cc} {first} {}", rest.replace(' ', "")));
                 out.push(format!("+{cc} ({first}) {rest}"));
+                out.push(format!("+{cc} {first} {}", rest.replace(' ', "")));
                 out.push(format!("+{cc}-{first}-{}", rest.replace(' ', "")));
             }
             if let Some((area, rest)) = national_groups.split_first() {
                 let rest_spaced = rest.join(" ");
                 let rest_joined = rest.join("");
-                out.push(format!("{area}/{rest_joined}"));
-                out.push(format!("{area}/{rest_spaced}"));
                 out.push(format!("{area} {rest_joined}"));
+                out.push(format!("{area}/{rest_joined}"));
                 out.push(format!("{area}-{rest_joined}"));
+                out.push(format!("{area}/{rest_spaced}"));
                 if !area.starts_with('(') {
                     out.push(format!("({area}) {rest_spaced}"));
                 }
-                // "+49 (0)30 ..." where the national form adds a trunk prefix 0.
-                if let (Some(trunkless), Some(first)) = (area.strip_prefix('0'), groups.first())
-                    && trunkless == *first
+                if let Some(trunkless) = area.strip_prefix('0')
+                    && groups.first() == Some(&trunkless)
                 {
-                    {
-                        let rest_intl = groups[1..].join(" ");
-                        out.push(format!("+{cc} (0){trunkless} {rest_intl}"));
-                        out.push(format!("+{cc} (0) {trunkless} {rest_intl}"));
-                        out.push(format!("+{cc}(0){trunkless} {rest_intl}"));
-                        out.push(format!("+{cc} (0){trunkless}-{}", groups[1..].join("")));
-                        out.push(format!("+{cc} (0){trunkless}{}", groups[1..].join("")));
-                    }
+                    let rest_compact = groups.get(1..).unwrap_or(&[]).join("");
+                    out.push(format!("+{cc} (0) {trunkless} {rest_intl}"));
+                    out.push(format!("+{cc}(0){trunkless} {rest_intl}"));
+                    out.push(format!("+{cc} (0){trunkless}-{rest_compact}"));
+                    out.push(format!("+{cc} (0){trunkless}{rest_compact}"));
+                }
+            }
+            // The library's grouping is not always the one people write (it gives
+            // "+49 1511 2345678" for a number usually written "+49 151 12345678"), so
+            // the area code is also tried at other lengths, least likely last.
+            for area_len in [3, 2, 4] {
+                if nsn.len() >= area_len + 5 {
+                    let (area, rest) = nsn.split_at(area_len);
+                    out.push(format!("+{cc} {area} {rest}"));
+                    out.push(format!("0{area} {rest}"));
+                    out.push(format!("+{cc} (0){area} {rest}"));
                 }
             }
         }

@@ -80,7 +80,10 @@ pub struct LdapSearchOutput {
 impl LdapSearchOutput {
     /// The DNs of the returned entries, in order.
     pub fn dns(&self) -> Vec<String> {
-        parse_ldif(&self.stdout).into_iter().map(|(dn, _)| dn).collect()
+        parse_ldif(&self.stdout)
+            .into_iter()
+            .map(|(dn, _)| dn)
+            .collect()
     }
 
     /// The entries as (dn, [(attr, value)]).
