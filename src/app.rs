@@ -66,6 +66,7 @@ pub fn build_directory(cfg: &Config) -> Result<Directory, String> {
         max_scan: cfg.search.max_scan,
         contact_scan_limit: cfg.search.contact_scan_limit,
         cache_ttl: Duration::from_secs(cfg.search.cache_ttl_secs),
+        coalesce: cfg.search.coalesce,
     };
     Ok(Directory::new(tree, mapping, phone, settings, graph))
 }

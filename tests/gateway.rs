@@ -1069,3 +1069,41 @@ async fn graph_answering_garbage_is_an_error_with_a_message_not_an_empty_success
     h.emu.set_fault(Fault::None);
     h.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// Coalescing: identical searches in flight share one Graph request
+
+#[tokio::test(flavor = "multi_thread")]
+async fn identical_concurrent_searches_share_one_graph_request() {
+    // Cache off: only requests in flight at the same time are shared.
+    let h = start_with(Tenant::sample(), |cfg| cfg.search.cache_ttl_secs = 0).await;
+    let url = h.url();
+    let users = "ou=users,dc=example,dc=com";
+    // Warm the token so that only directory requests are counted.
+    let _ = ldapsearch(&["-x", "-H", &url, "-b", users, "(cn=zz-warm-up)"]).await;
+    h.emu.set_fault(Fault::Slow { millis: 400 });
+    h.emu.reset_stats();
+    let filter = format!("(telephoneNumber={MEGAN_PHONE})");
+    let searches: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, filter) = (url.clone(), filter.clone());
+            tokio::spawn(async move {
+                ldapsearch(&["-x", "-H", &url, "-b", users, &filter, "cn"]).await
+            })
+        })
+        .collect();
+    for s in searches {
+        let out = s.await.expect("search task");
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(out.dns(), vec![MEGAN_DN.to_string()]);
+    }
+    let cost = tools::users_requests(&h.emu);
+    // The caller-ID plan is at most two requests; eight searches each sending their own
+    // would cost 8 to 16.
+    assert!(
+        (1..=2).contains(&cost),
+        "8 identical searches in flight cost {cost} Graph requests"
+    );
+    h.emu.set_fault(Fault::None);
+    h.stop().await;
+}

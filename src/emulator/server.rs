@@ -48,6 +48,10 @@ pub enum Fault {
     Garbage,
     /// Never answers (until the emulator shuts down).
     Hang,
+    /// Answers normally after a delay (a slow Graph; lets tests overlap requests).
+    Slow {
+        millis: u64,
+    },
 }
 
 struct Shared {
@@ -995,6 +999,9 @@ impl Shared {
 
         match self.fault() {
             Fault::None => {}
+            Fault::Slow { millis } => {
+                tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+            }
             Fault::Unavailable => {
                 let e = GraphError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

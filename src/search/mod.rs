@@ -37,6 +37,8 @@ pub struct SearchSettings {
     pub contact_scan_limit: u32,
     /// Cache lifetime of a Graph query's result; zero keeps only in-flight coalescing.
     pub cache_ttl: Duration,
+    /// Share one Graph request among identical searches in flight (and the cache).
+    pub coalesce: bool,
 }
 
 /// The fetched Graph objects of one query (all pages up to the scan bound).
@@ -281,6 +283,11 @@ impl Directory {
         limit: u32,
         deadline: Instant,
     ) -> Result<Fetched, LdapError> {
+        if !self.settings.coalesce {
+            return fetch_all(&self.graph, q, limit, deadline)
+                .await
+                .map_err(|e| self.fetch_error(q, &e));
+        }
         let graph = self.graph.clone();
         let query = q.clone();
         let result = self
@@ -289,7 +296,11 @@ impl Directory {
                 fetch_all(&graph, &query, limit, deadline).await
             })
             .await;
-        result.map_err(|e| match e.as_ref() {
+        result.map_err(|e| self.fetch_error(q, e.as_ref()))
+    }
+
+    fn fetch_error(&self, q: &GraphQuery, e: &FetchError) -> LdapError {
+        match e {
             FetchError::Graph(g) => g.to_ldap(),
             FetchError::ScanLimit(n) => LdapError::new(
                 LdapResultCode::AdminLimitExceeded,
@@ -299,7 +310,7 @@ impl Directory {
                     q.display_decoded()
                 ),
             ),
-        })
+        }
     }
 }
 
