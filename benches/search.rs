@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ldap_graph_gateway::{app, config::Config, emulator};
+use ldap_graph_gateway::{app, emulator};
 use ldap3::{LdapConnAsync, Scope};
 
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
@@ -17,25 +17,15 @@ fn percentile(v: &mut [Duration], p: f64) -> Duration {
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let rounds = if quick { 50 } else { 300 };
-    let tenant = emulator::Tenant::sample();
-    let (tid, cid, secret) = (
-        tenant.tenant_id.clone(),
-        tenant.client_id.clone(),
-        tenant.client_secret.clone(),
-    );
-    let emu = emulator::start(tenant, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("emulator");
-    let mut cfg = Config::demo(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        &emu.base_url(),
-        &tid,
-        &cid,
-        &secret,
-    );
     // Measure the translation and Graph path, not the cache.
-    cfg.search.cache_ttl_secs = 0;
-    let (gw, server) = app::start(&cfg).await.expect("gateway");
+    let pair = app::start_emulated(
+        emulator::Tenant::sample(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        |cfg| cfg.search.cache_ttl_secs = 0,
+    )
+    .await
+    .expect("emulator and gateway");
+    let (emu, gw, server) = (pair.emulator, pair.gateway, pair.server);
     let url = format!("ldap://{}", server.ldap_addrs[0]);
 
     let cases: &[(&str, &str)] = &[

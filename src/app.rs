@@ -169,18 +169,54 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
 }
 
 /// `demo`: the sample tenant behind the in-process emulator, served on `listen`.
-pub async fn demo(listen: SocketAddr) -> Result<(), String> {
-    let tenant = crate::emulator::Tenant::sample();
+/// A tenant behind the Graph emulator on a loopback port, and a gateway with the demo
+/// configuration (changed by `tweak`) in front of it: the demo, the tests and the
+/// benchmarks all run this pair.
+pub struct EmulatedGateway {
+    pub emulator: crate::emulator::EmulatorHandle,
+    pub gateway: Arc<Gateway>,
+    pub server: RunningServer,
+    pub config: Config,
+}
+
+/// Starts an [`EmulatedGateway`] with LDAP on `listen` (port 0 picks one).
+pub async fn start_emulated(
+    tenant: crate::emulator::Tenant,
+    listen: SocketAddr,
+    tweak: impl FnOnce(&mut Config),
+) -> Result<EmulatedGateway, String> {
     let (tenant_id, client_id, secret) = (
         tenant.tenant_id.clone(),
         tenant.client_id.clone(),
         tenant.client_secret.clone(),
     );
-    let emu = crate::emulator::start(tenant, SocketAddr::from(([127, 0, 0, 1], 0)))
+    let emulator = crate::emulator::start(tenant, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .map_err(|e| format!("cannot start the Graph emulator: {e}"))?;
-    let cfg = Config::demo(listen, &emu.base_url(), &tenant_id, &client_id, &secret);
-    let (_gw, running) = start(&cfg).await?;
+    let mut config = Config::demo(
+        listen,
+        &emulator.base_url(),
+        &tenant_id,
+        &client_id,
+        &secret,
+    );
+    tweak(&mut config);
+    let (gateway, server) = start(&config).await?;
+    Ok(EmulatedGateway {
+        emulator,
+        gateway,
+        server,
+        config,
+    })
+}
+
+pub async fn demo(listen: SocketAddr) -> Result<(), String> {
+    let EmulatedGateway {
+        emulator: emu,
+        server: running,
+        config: cfg,
+        ..
+    } = start_emulated(crate::emulator::Tenant::sample(), listen, |_| {}).await?;
     let addr = running.ldap_addrs.first().copied().unwrap_or(listen);
     println!("ldap-graph-gateway demo: a sample tenant served over LDAP on {addr}");
     println!("Microsoft Graph emulator on {}", emu.base_url());

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ldap_graph_gateway::app;
 use ldap_graph_gateway::config::Config;
-use ldap_graph_gateway::emulator::{self, EmulatorHandle, Tenant};
+use ldap_graph_gateway::emulator::{EmulatorHandle, Tenant};
 use ldap_graph_gateway::ldap::server::{Gateway, RunningServer};
 
 pub const BASE: &str = "dc=example,dc=com";
@@ -40,28 +40,14 @@ impl Harness {
 
 /// The demo configuration against an emulator, changed by `tweak` before start.
 pub async fn start_with(tenant: Tenant, tweak: impl FnOnce(&mut Config)) -> Harness {
-    let (tid, cid, secret) = (
-        tenant.tenant_id.clone(),
-        tenant.client_id.clone(),
-        tenant.client_secret.clone(),
-    );
-    let emu = emulator::start(tenant, SocketAddr::from(([127, 0, 0, 1], 0)))
+    let pair = app::start_emulated(tenant, SocketAddr::from(([127, 0, 0, 1], 0)), tweak)
         .await
-        .expect("emulator starts");
-    let mut cfg = Config::demo(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        &emu.base_url(),
-        &tid,
-        &cid,
-        &secret,
-    );
-    tweak(&mut cfg);
-    let (gw, server) = app::start(&cfg).await.expect("gateway starts");
+        .expect("emulator and gateway start");
     Harness {
-        emu,
-        gw,
-        server,
-        cfg,
+        emu: pair.emulator,
+        gw: pair.gateway,
+        server: pair.server,
+        cfg: pair.config,
     }
 }
 
