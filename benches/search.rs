@@ -17,11 +17,14 @@ fn percentile(v: &mut [Duration], p: f64) -> Duration {
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let rounds = if quick { 50 } else { 300 };
-    // Measure the translation and Graph path, not the cache.
+    // Measure the translation and Graph path, not the cache: coalescing off bypasses it.
     let pair = app::start_emulated(
         emulator::Tenant::sample(),
         SocketAddr::from(([127, 0, 0, 1], 0)),
-        |cfg| cfg.search.cache_ttl_secs = 0,
+        |cfg| {
+            cfg.search.cache_ttl_secs = 0;
+            cfg.search.coalesce = false;
+        },
     )
     .await
     .expect("emulator and gateway");

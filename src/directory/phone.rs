@@ -2,6 +2,9 @@
 //! region, digits-only forms for substrings, and the spelling variants the translator
 //! pushes to Graph. Pure; no I/O, and no knowledge of entries or filters.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use phonenumber::{Mode, PhoneNumber, country};
 
 /// How phone attributes match (`[phone] match`).
@@ -15,11 +18,31 @@ pub enum PhoneMatch {
 }
 
 /// The configured phone matching: mode and default region.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct PhoneRules {
     pub mode: PhoneMatch,
     region: country::Id,
+    /// E.164 forms already computed: parsing costs about 0.1 ms, and a caller-ID search
+    /// compares every fetched phone value with the dialled number.
+    parsed: Arc<Mutex<HashMap<String, Option<String>>>>,
+    /// Spelling variants already computed, by E.164 form.
+    variants: Arc<Mutex<HashMap<String, Vec<String>>>>,
 }
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Distinct phone values whose E.164 form is remembered (the memo is emptied when full).
+const PARSED_MEMO_LIMIT: usize = 50_000;
+
+impl PartialEq for PhoneRules {
+    fn eq(&self, other: &Self) -> bool {
+        self.mode == other.mode && self.region == other.region
+    }
+}
+
+impl Eq for PhoneRules {}
 
 /// Most spellings `spelling_variants` returns (each becomes one Graph `startsWith`).
 pub const MAX_SPELLING_VARIANTS: usize = 40;
@@ -34,7 +57,12 @@ impl PhoneRules {
             .map_err(|_| {
                 format!("[phone] default_region {default_region:?} is not an ISO 3166 region code")
             })?;
-        Ok(PhoneRules { mode, region })
+        Ok(PhoneRules {
+            mode,
+            region,
+            parsed: Arc::default(),
+            variants: Arc::default(),
+        })
     }
 
     /// `phone::digits` as an associated function, for callers holding the rules.
@@ -95,8 +123,18 @@ impl PhoneRules {
     /// The E.164 form of a number (`+14255550100`), the extension ignored; `None` when
     /// it does not parse as a valid number.
     pub fn e164(&self, v: &str) -> Option<String> {
-        self.parse(v)
-            .map(|n| n.format().mode(Mode::E164).to_string())
+        if let Some(known) = lock(&self.parsed).get(v) {
+            return known.clone();
+        }
+        let e164 = self
+            .parse(v)
+            .map(|n| n.format().mode(Mode::E164).to_string());
+        let mut m = lock(&self.parsed);
+        if m.len() >= PARSED_MEMO_LIMIT {
+            m.clear();
+        }
+        m.insert(v.to_string(), e164.clone());
+        e164
     }
 
     /// The spellings under which the number in `assertion` is most likely stored in
@@ -107,6 +145,20 @@ impl PhoneRules {
         let Some(e164) = self.e164(assertion) else {
             return Vec::new();
         };
+        if let Some(known) = lock(&self.variants).get(&e164) {
+            return known.clone();
+        }
+        let variants = self.compute_variants(&e164);
+        let mut m = lock(&self.variants);
+        if m.len() >= PARSED_MEMO_LIMIT {
+            m.clear();
+        }
+        m.insert(e164, variants.clone());
+        variants
+    }
+
+    fn compute_variants(&self, e164: &str) -> Vec<String> {
+        let e164 = e164.to_string();
         // Re-parse the bare E.164 string so no extension leaks into the formats.
         let Ok(number) = phonenumber::parse(None, &e164) else {
             return Vec::new();
