@@ -164,8 +164,7 @@ pub async fn run(
     let deadline = Instant::now() + Duration::from_secs(time_limit);
 
     // A follow-up page of a paged search: serve from the kept state.
-    if let (Some((page_size, cookie)), Some(state)) = (&rc.paged, paged_state) {
-        let _ = cookie;
+    if let (Some((page_size, _)), Some(state)) = (&rc.paged, paged_state) {
         if state.fingerprint != fingerprint(req) {
             finish(
                 done(
@@ -177,7 +176,7 @@ pub async fn run(
             .await;
             return;
         }
-        send_page(gw, msgid, *page_size, *state, &selection, tx).await;
+        send_page(msgid, *page_size, *state, &selection, tx, Vec::new()).await;
         return;
     }
     if let Some((_, cookie)) = &rc.paged
@@ -335,7 +334,7 @@ pub async fn run(
             size_limited,
             created: Instant::now(),
         };
-        send_page_with(gw, msgid, *page_size, state, &selection, tx, sort_ctrl).await;
+        send_page(msgid, *page_size, state, &selection, tx, sort_ctrl).await;
         return;
     }
 
@@ -366,21 +365,9 @@ fn paged_done(rc: &RequestControls) -> Vec<LdapControl> {
     }
 }
 
-async fn send_page(
-    gw: &Gateway,
-    msgid: i32,
-    page_size: u32,
-    state: PagedState,
-    selection: &AttributeSelection,
-    tx: &mpsc::Sender<Out>,
-) {
-    send_page_with(gw, msgid, page_size, state, selection, tx, Vec::new()).await
-}
-
 /// Sends one page (RFC 2696 §3): up to `page_size` entries, then SearchResultDone with a
 /// cookie while entries remain; page size 0 abandons the paged search.
-async fn send_page_with(
-    _gw: &Gateway,
+async fn send_page(
     msgid: i32,
     page_size: u32,
     mut state: PagedState,

@@ -170,7 +170,7 @@ impl Directory {
             },
             Target::OrgUnit(c) => {
                 if c == Collection::Contacts && !self.settings.include_contacts {
-                    return Err(no_such_object(base, &self.tree));
+                    return Err(no_such_object(base));
                 }
                 match scope {
                     LdapSearchScope::Base => fixed.push(self.tree.ou_entry(c)),
@@ -185,7 +185,7 @@ impl Directory {
             }
             Target::Object(c, key) => {
                 if c == Collection::Contacts && !self.settings.include_contacts {
-                    return Err(no_such_object(base, &self.tree));
+                    return Err(no_such_object(base));
                 }
                 match scope {
                     LdapSearchScope::Base | LdapSearchScope::Subtree => {
@@ -197,7 +197,7 @@ impl Directory {
                     }
                 }
             }
-            Target::NoSuchObject => return Err(no_such_object(base, &self.tree)),
+            Target::NoSuchObject => return Err(no_such_object(base)),
         }
         Ok(Coverage { fixed, collections })
     }
@@ -251,11 +251,10 @@ impl Directory {
                     let Some(entry) = self.mapping.to_entry(c, obj, &self.tree) else {
                         continue;
                     };
-                    if let Some(k) = &key {
+                    if base_object {
                         if !self.tree.is_dn_match(&entry.dn, p.base) {
                             continue;
                         }
-                        let _ = k;
                         found_base = true;
                         if leaf_scope {
                             continue;
@@ -267,7 +266,7 @@ impl Directory {
                 }
             }
             if base_object && !found_base && incomplete.is_none() {
-                return Err(no_such_object(p.base, &self.tree));
+                return Err(no_such_object(p.base));
             }
         }
         Ok(SearchOutput {
@@ -347,8 +346,7 @@ async fn fetch_all(
     Ok(Arc::new(out))
 }
 
-fn no_such_object(base: &str, tree: &Tree) -> LdapError {
-    let _ = tree;
+fn no_such_object(base: &str) -> LdapError {
     LdapError::new(
         LdapResultCode::NoSuchObject,
         format!("no entry named \"{base}\""),
