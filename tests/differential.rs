@@ -15,6 +15,8 @@ mod slapd;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use common::{BASE, Harness, LdapSearchOutput, ldapsearch, parse_ldif, start_with};
@@ -28,7 +30,7 @@ use ldap_graph_gateway::emulator::Tenant;
 use slapd::{Slapd, SlapdSetup};
 
 /// Fixed seed of the generated corpus: the same filters on every run.
-const SEED: u64 = 0x1D_A9_2026_0003;
+const SEED: u64 = 0x1DA9_2026_0003;
 /// Generated filters (issue 3 asks for at least 1,000).
 const GENERATED: usize = 1_100;
 /// Failing searches listed in an assertion message.
@@ -81,7 +83,7 @@ fn sample_entry(e: &ldap_graph_gateway::directory::entry::Entry) -> SampleEntry 
 fn oracle(entries: &[SampleEntry]) -> Slapd {
     let gateway_schema = openldap_schema();
     let subtypes = slapd::name_subtypes(&[&gateway_schema]);
-    let with_shadows: Vec<(String, Vec<(String, Vec<String>)>)> = entries
+    let with_shadows: Vec<slapd::LdifEntry> = entries
         .iter()
         .map(|e| {
             let mut attrs = e.attrs.clone();
@@ -234,6 +236,101 @@ fn ask_oracle(slapd_url: &str, corpus: &[Query]) -> Vec<Answer> {
         .collect()
 }
 
+/// A pass-through HTTP proxy in front of the Graph emulator that counts the directory
+/// objects Graph returned (the `value` array of every collection page, or one object).
+pub struct CountingProxy {
+    pub url: String,
+    fetched: Arc<AtomicU64>,
+}
+
+impl CountingProxy {
+    pub fn fetched(&self) -> u64 {
+        self.fetched.load(Ordering::SeqCst)
+    }
+
+    /// Starts the proxy for `upstream` (e.g. `http://127.0.0.1:4000`) on a loopback port.
+    /// Must be called inside a Tokio runtime.
+    pub fn start(upstream: &str) -> CountingProxy {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let fetched = Arc::new(AtomicU64::new(0));
+        let upstream = upstream.trim_end_matches('/').to_string();
+        let client = reqwest::Client::builder().build().expect("http client");
+        let counter = fetched.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("proxy port");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let url = format!("http://{}", listener.local_addr().expect("proxy addr"));
+        let own_url = url.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let (client, upstream, own_url, counter) = (
+                client.clone(),
+                upstream.clone(),
+                own_url.clone(),
+                counter.clone(),
+            );
+            async move { forward(&client, &upstream, &own_url, &counter, req).await }
+        });
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        CountingProxy { url, fetched }
+    }
+}
+
+async fn forward(
+    client: &reqwest::Client,
+    upstream: &str,
+    own_url: &str,
+    counter: &AtomicU64,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    let (parts, body) = req.into_parts();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let body = axum::body::to_bytes(body, 1 << 24)
+        .await
+        .unwrap_or_default();
+    let mut headers = parts.headers.clone();
+    headers.remove(axum::http::header::HOST);
+    let sent = client
+        .request(parts.method.clone(), format!("{upstream}{path}"))
+        .headers(headers)
+        .body(body)
+        .send()
+        .await;
+    let Ok(resp) = sent else {
+        return axum::response::Response::builder()
+            .status(502)
+            .body(axum::body::Body::empty())
+            .expect("response");
+    };
+    let status = resp.status();
+    let mut headers = resp.headers().clone();
+    let bytes = resp.bytes().await.unwrap_or_default();
+    if status.is_success()
+        && let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes)
+    {
+        let n = match json.get("value") {
+            Some(serde_json::Value::Array(items)) => items.len() as u64,
+            _ if json.get("id").is_some() => 1,
+            _ => 0,
+        };
+        counter.fetch_add(n, Ordering::SeqCst);
+    }
+    // @odata.nextLink points at the emulator: keep the next pages coming through here
+    let bytes = String::from_utf8_lossy(&bytes).replace(upstream, own_url);
+    headers.remove(axum::http::header::TRANSFER_ENCODING);
+    headers.remove(axum::http::header::CONTENT_LENGTH);
+    let mut out = axum::response::Response::builder().status(status);
+    if let Some(h) = out.headers_mut() {
+        *h = headers;
+    }
+    out.body(axum::body::Body::from(bytes)).expect("response")
+}
+
 /// Graph cost of one category.
 #[derive(Default, Clone)]
 struct Cost {
@@ -244,9 +341,32 @@ struct Cost {
     max_fetched: u64,
 }
 
-/// The emulator's counters: (Graph requests, objects returned).
-fn emulator_counters(h: &Harness) -> (u64, u64) {
-    (h.emu.requests(), h.emu.objects_returned())
+/// A gateway whose Graph traffic goes through a `CountingProxy`.
+struct Measured {
+    harness: Harness,
+    proxy: CountingProxy,
+}
+
+impl Measured {
+    async fn start(mode: fn(&mut Config)) -> Measured {
+        let mut proxy = None;
+        let harness = start_with(Tenant::sample(), |cfg| {
+            mode(cfg);
+            let p = CountingProxy::start(&cfg.graph.graph_url);
+            cfg.graph.graph_url = p.url.clone();
+            proxy = Some(p);
+        })
+        .await;
+        Measured {
+            harness,
+            proxy: proxy.expect("proxy started"),
+        }
+    }
+
+    /// (Graph requests the emulator received, directory objects it returned).
+    fn counters(&self) -> (u64, u64) {
+        (self.harness.emu.requests(), self.proxy.fetched())
+    }
 }
 
 struct Run {
@@ -257,8 +377,8 @@ struct Run {
 }
 
 /// Every query against the gateway, one at a time so each search's Graph cost is its own.
-async fn ask_gateway(h: &Harness, corpus: &[Query]) -> Run {
-    let url = h.url();
+async fn ask_gateway(m: &Measured, corpus: &[Query]) -> Run {
+    let url = m.harness.url();
     let mut answers = Vec::with_capacity(corpus.len());
     let mut requests = Vec::with_capacity(corpus.len());
     let mut costs: BTreeMap<String, Cost> = BTreeMap::new();
@@ -266,9 +386,9 @@ async fn ask_gateway(h: &Harness, corpus: &[Query]) -> Run {
         let filter = q.filter.render();
         let args = ldapsearch_args(&url, &q.base, q.scope, &filter);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (r0, f0) = emulator_counters(h);
+        let (r0, f0) = m.counters();
         let out = ldapsearch(&args).await;
-        let (r1, f1) = emulator_counters(h);
+        let (r1, f1) = m.counters();
         answers.push(Answer::from_output(&out));
         let (r, f) = (r1 - r0, f1 - f0);
         requests.push(r);
@@ -283,7 +403,7 @@ async fn ask_gateway(h: &Harness, corpus: &[Query]) -> Run {
         answers,
         requests,
         costs,
-        rejections: h.emu.rejections(),
+        rejections: m.harness.emu.rejections(),
     }
 }
 
@@ -683,12 +803,12 @@ async fn gateway_answers_like_slapd() {
         .expect("oracle");
     let oracle_matches = expected.iter().filter(|a| !a.entries.is_empty()).count();
 
-    let h = start_with(Tenant::sample(), strict).await;
-    let strict_run = ask_gateway(&h, &corpus).await;
-    h.stop().await;
-    let h = start_with(Tenant::sample(), default_mode).await;
-    let default_run = ask_gateway(&h, &corpus).await;
-    h.stop().await;
+    let m = Measured::start(strict).await;
+    let strict_run = ask_gateway(&m, &corpus).await;
+    m.harness.stop().await;
+    let m = Measured::start(default_mode).await;
+    let default_run = ask_gateway(&m, &corpus).await;
+    m.harness.stop().await;
 
     let strict_diff = compare(&corpus, &expected, &strict_run.answers);
     let default_diff = compare(&corpus, &expected, &default_run.answers);
@@ -786,9 +906,9 @@ async fn three_ways(entries: &[SampleEntry], q: &Query) -> [BTreeSet<String>; 3]
         .expect("oracle");
     let mut got = Vec::new();
     for mode in [strict as fn(&mut Config), default_mode] {
-        let h = start_with(Tenant::sample(), mode).await;
-        got.push(ask_gateway(&h, std::slice::from_ref(q)).await);
-        h.stop().await;
+        let m = Measured::start(mode).await;
+        got.push(ask_gateway(&m, std::slice::from_ref(q)).await);
+        m.harness.stop().await;
     }
     let dns = |a: &Answer| -> BTreeSet<String> { a.entries.keys().cloned().collect() };
     println!(

@@ -384,9 +384,12 @@ pub fn add_shadows(attrs: &mut Vec<(String, Vec<String>)>, name_subtypes: &[Stri
     attrs.extend(additions);
 }
 
+/// An entry to load: DN and (attribute name, values).
+pub type LdifEntry = (String, Vec<(String, Vec<String>)>);
+
 /// Entries as LDIF (RFC 2849): values that are not SAFE-STRINGs (leading space, colon or
 /// `<`, trailing space, non-ASCII, control characters) are base64-encoded.
-pub fn to_ldif(entries: &[(String, Vec<(String, Vec<String>)>)]) -> String {
+pub fn to_ldif(entries: &[LdifEntry]) -> String {
     let mut out = String::new();
     for (dn, attrs) in entries {
         out.push_str(&ldif_line("dn", dn));
