@@ -120,18 +120,20 @@ fn default_mode(cfg: &mut Config) {
 
 /// One answer: the LDAP result code (ldapsearch's exit status) and the entries,
 /// DNs normalised, attribute names lower case, values sorted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 struct Answer {
     code: i32,
     entries: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// ldapsearch's diagnostic output (not compared).
+    stderr: String,
 }
 
 impl Answer {
     fn from_output(out: &LdapSearchOutput) -> Answer {
-        Answer::from_ldif(out.code, &out.stdout)
+        Answer::from_ldif(out.code, &out.stdout, &out.stderr)
     }
 
-    fn from_ldif(code: i32, stdout: &str) -> Answer {
+    fn from_ldif(code: i32, stdout: &str, stderr: &str) -> Answer {
         let mut entries = BTreeMap::new();
         for (dn, attrs) in parse_ldif(stdout) {
             let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -145,7 +147,11 @@ impl Answer {
             by_name.values_mut().for_each(|v| v.sort());
             entries.insert(normalize_dn(&dn), by_name);
         }
-        Answer { code, entries }
+        Answer {
+            code,
+            entries,
+            stderr: stderr.trim().replace('\n', " "),
+        }
     }
 
     fn dns(&self) -> BTreeSet<&str> {
@@ -155,7 +161,17 @@ impl Answer {
     /// A short description for failure messages.
     fn summary(&self) -> String {
         let dns: Vec<&str> = self.entries.keys().map(|d| short_dn(d)).collect();
-        format!("rc={} {} entries {:?}", self.code, dns.len(), dns)
+        let diagnostic = if self.code == 0 {
+            String::new()
+        } else {
+            format!(" ({})", self.stderr)
+        };
+        format!(
+            "rc={}{diagnostic} {} entries {:?}",
+            self.code,
+            dns.len(),
+            dns
+        )
     }
 }
 
@@ -217,7 +233,11 @@ fn ask_oracle(slapd_url: &str, corpus: &[Query]) -> Vec<Answer> {
                         let code = o.status.code().unwrap_or(-1);
                         out.push((
                             start + i,
-                            Answer::from_ldif(code, &String::from_utf8_lossy(&o.stdout)),
+                            Answer::from_ldif(
+                                code,
+                                &String::from_utf8_lossy(&o.stdout),
+                                &String::from_utf8_lossy(&o.stderr),
+                            ),
                         ));
                     }
                     out
@@ -237,25 +257,36 @@ fn ask_oracle(slapd_url: &str, corpus: &[Query]) -> Vec<Answer> {
 }
 
 /// A pass-through HTTP proxy in front of the Graph emulator that counts the directory
-/// objects Graph returned (the `value` array of every collection page, or one object).
+/// objects Graph returned (the `value` array of every collection page, or one object)
+/// and the requests to `/users`.
 pub struct CountingProxy {
     pub url: String,
-    fetched: Arc<AtomicU64>,
+    counts: Arc<ProxyCounts>,
+}
+
+#[derive(Default)]
+struct ProxyCounts {
+    fetched: AtomicU64,
+    users_requests: AtomicU64,
 }
 
 impl CountingProxy {
     pub fn fetched(&self) -> u64 {
-        self.fetched.load(Ordering::SeqCst)
+        self.counts.fetched.load(Ordering::SeqCst)
+    }
+
+    pub fn users_requests(&self) -> u64 {
+        self.counts.users_requests.load(Ordering::SeqCst)
     }
 
     /// Starts the proxy for `upstream` (e.g. `http://127.0.0.1:4000`) on a loopback port.
     /// Must be called inside a Tokio runtime.
     pub fn start(upstream: &str) -> CountingProxy {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let fetched = Arc::new(AtomicU64::new(0));
+        let counts = Arc::new(ProxyCounts::default());
         let upstream = upstream.trim_end_matches('/').to_string();
         let client = reqwest::Client::builder().build().expect("http client");
-        let counter = fetched.clone();
+        let counter = counts.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("proxy port");
         listener.set_nonblocking(true).expect("nonblocking");
         let url = format!("http://{}", listener.local_addr().expect("proxy addr"));
@@ -273,15 +304,20 @@ impl CountingProxy {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        CountingProxy { url, fetched }
+        CountingProxy { url, counts }
     }
+}
+
+/// `:` and `/` percent-encoded, as in a form-encoded URL.
+fn percent_encoded(url: &str) -> String {
+    url.replace(':', "%3A").replace('/', "%2F")
 }
 
 async fn forward(
     client: &reqwest::Client,
     upstream: &str,
     own_url: &str,
-    counter: &AtomicU64,
+    counter: &ProxyCounts,
     req: axum::extract::Request,
 ) -> axum::response::Response {
     let (parts, body) = req.into_parts();
@@ -293,8 +329,20 @@ async fn forward(
     let body = axum::body::to_bytes(body, 1 << 24)
         .await
         .unwrap_or_default();
+    // the token request names the Graph resource (`scope={graph_url}/.default`), which
+    // the emulator checks against its own URL
+    let body = match std::str::from_utf8(&body) {
+        Ok(text) => axum::body::Bytes::from(
+            text.replace(own_url, upstream)
+                .replace(&percent_encoded(own_url), &percent_encoded(upstream)),
+        ),
+        Err(_) => body,
+    };
     let mut headers = parts.headers.clone();
     headers.remove(axum::http::header::HOST);
+    if path.starts_with("/v1.0/users") {
+        counter.users_requests.fetch_add(1, Ordering::SeqCst);
+    }
     let sent = client
         .request(parts.method.clone(), format!("{upstream}{path}"))
         .headers(headers)
@@ -318,7 +366,7 @@ async fn forward(
             _ if json.get("id").is_some() => 1,
             _ => 0,
         };
-        counter.fetch_add(n, Ordering::SeqCst);
+        counter.fetched.fetch_add(n, Ordering::SeqCst);
     }
     // @odata.nextLink points at the emulator: keep the next pages coming through here
     let bytes = String::from_utf8_lossy(&bytes).replace(upstream, own_url);
@@ -337,6 +385,7 @@ struct Cost {
     searches: u64,
     requests: u64,
     max_requests: u64,
+    max_users_requests: u64,
     fetched: u64,
     max_fetched: u64,
 }
@@ -354,6 +403,7 @@ impl Measured {
             mode(cfg);
             let p = CountingProxy::start(&cfg.graph.graph_url);
             cfg.graph.graph_url = p.url.clone();
+            cfg.graph.login_url = p.url.clone();
             proxy = Some(p);
         })
         .await;
@@ -363,15 +413,21 @@ impl Measured {
         }
     }
 
-    /// (Graph requests the emulator received, directory objects it returned).
-    fn counters(&self) -> (u64, u64) {
-        (self.harness.emu.requests(), self.proxy.fetched())
+    /// (Graph requests the emulator received, of them to `/users`, directory objects
+    /// it returned).
+    fn counters(&self) -> (u64, u64, u64) {
+        (
+            self.harness.emu.requests(),
+            self.proxy.users_requests(),
+            self.proxy.fetched(),
+        )
     }
 }
 
 struct Run {
     answers: Vec<Answer>,
-    requests: Vec<u64>,
+    /// Per search: (Graph requests, of them to `/users`).
+    requests: Vec<(u64, u64)>,
     costs: BTreeMap<String, Cost>,
     rejections: u64,
 }
@@ -386,16 +442,17 @@ async fn ask_gateway(m: &Measured, corpus: &[Query]) -> Run {
         let filter = q.filter.render();
         let args = ldapsearch_args(&url, &q.base, q.scope, &filter);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (r0, f0) = m.counters();
+        let (r0, u0, f0) = m.counters();
         let out = ldapsearch(&args).await;
-        let (r1, f1) = m.counters();
+        let (r1, u1, f1) = m.counters();
         answers.push(Answer::from_output(&out));
-        let (r, f) = (r1 - r0, f1 - f0);
-        requests.push(r);
+        let (r, u, f) = (r1 - r0, u1 - u0, f1 - f0);
+        requests.push((r, u));
         let c = costs.entry(q.category.clone()).or_default();
         c.searches += 1;
         c.requests += r;
         c.max_requests = c.max_requests.max(r);
+        c.max_users_requests = c.max_users_requests.max(u);
         c.fetched += f;
         c.max_fetched = c.max_fetched.max(f);
     }
@@ -418,7 +475,7 @@ fn compare(corpus: &[Query], oracle: &[Answer], gateway: &[Answer]) -> Vec<Disag
     let mut out = Vec::new();
     for (i, q) in corpus.iter().enumerate() {
         let (want, got) = (&oracle[i], &gateway[i]);
-        if want == got {
+        if want.code == got.code && want.entries == got.entries {
             continue;
         }
         let kind = if want.code != got.code {
@@ -435,14 +492,49 @@ fn compare(corpus: &[Query], oracle: &[Answer], gateway: &[Answer]) -> Vec<Disag
             "attribute values"
         };
         let mut detail = format!(
-            "[{}] -b '{}' -s {} '{}'\n      slapd:   {}\n      gateway: {}",
+            "[{}] -b '{}' -s {} '{}'",
             q.category,
             q.base,
             q.scope.arg(),
-            q.filter.render(),
-            want.summary(),
-            got.summary()
+            q.filter.render()
         );
+        if kind == "result code" {
+            detail.push_str(&format!(
+                "\n      slapd:   {}\n      gateway: {}",
+                want.summary(),
+                got.summary()
+            ));
+        } else if kind != "attribute values" {
+            // the entries only one side returns, with the values the filter looks at
+            let (w, g) = (want.dns(), got.dns());
+            let named: Vec<String> = q
+                .filter
+                .attributes()
+                .iter()
+                .map(|a| a.to_ascii_lowercase())
+                .collect();
+            for (side, only, answer) in [
+                ("slapd", w.difference(&g).collect::<Vec<_>>(), want),
+                ("gateway", g.difference(&w).collect::<Vec<_>>(), got),
+            ] {
+                if only.is_empty() {
+                    continue;
+                }
+                detail.push_str(&format!(
+                    "\n      only {side} ({} of {}):",
+                    only.len(),
+                    answer.entries.len()
+                ));
+                for dn in only.iter().take(3) {
+                    let shown: Vec<String> = answer.entries[**dn]
+                        .iter()
+                        .filter(|(a, _)| named.contains(a))
+                        .map(|(a, v)| format!("{a}={v:?}"))
+                        .collect();
+                    detail.push_str(&format!(" {} {}", short_dn(dn), shown.join(" ")));
+                }
+            }
+        }
         if kind == "attribute values" {
             for (dn, attrs) in &want.entries {
                 if got.entries.get(dn) != Some(attrs) {
@@ -483,34 +575,53 @@ const PHONE_NAMES: &[&str] = &[
     "pager",
 ];
 
-fn uses_phone(f: &Filter) -> bool {
+fn is_phone_item(f: &Filter) -> bool {
     f.attributes()
-        .iter()
-        .any(|a| PHONE_NAMES.contains(&a.to_ascii_lowercase().as_str()))
+        .first()
+        .is_some_and(|a| PHONE_NAMES.contains(&a.to_ascii_lowercase().as_str()))
 }
 
 /// A contains or ends-with substring (an `any` or a final piece) on a non-phone type:
 /// what non-strict substrings may answer with Graph's word-prefix `$search` (CONTRACT §6).
-fn uses_contains(f: &Filter) -> bool {
+fn is_contains_item(f: &Filter) -> bool {
     match f {
-        Filter::And(items) | Filter::Or(items) => items.iter().any(uses_contains),
-        Filter::Not(inner) => uses_contains(inner),
-        Filter::Substrings {
-            attr, any, last, ..
-        } => {
-            !PHONE_NAMES.contains(&attr.to_ascii_lowercase().as_str())
-                && (!any.is_empty() || last.is_some())
+        Filter::Substrings { any, last, .. } => {
+            !is_phone_item(f) && (!any.is_empty() || last.is_some())
         }
         _ => false,
     }
 }
 
-/// Why a default-mode search may differ from slapd, if it is one of the documented
-/// exceptions (and strict mode agreed on it).
-fn default_exception(q: &Query) -> Option<&'static str> {
-    if uses_phone(&q.filter) {
+/// Where items satisfying `pred` occur: (under an even number of NOTs, under an odd one).
+fn polarity(f: &Filter, pred: &dyn Fn(&Filter) -> bool, negated: bool) -> (bool, bool) {
+    match f {
+        Filter::And(items) | Filter::Or(items) => items
+            .iter()
+            .map(|i| polarity(i, pred, negated))
+            .fold((false, false), |a, b| (a.0 || b.0, a.1 || b.1)),
+        Filter::Not(inner) => polarity(inner, pred, !negated),
+        item if pred(item) => (!negated, negated),
+        _ => (false, false),
+    }
+}
+
+/// Why a default-mode disagreement is one of the documented exceptions, if it is: the
+/// filter has an item the exception changes, and the answer moved in the direction the
+/// exception moves it. `e164` matching only adds matches to a phone item (equality on
+/// E.164 forms falls back to telephoneNumberMatch), so a positive phone item may bring
+/// extra entries and a negated one fewer; a word-prefix `$search` only finds fewer
+/// entries for a contains item, so a positive one may miss entries and a negated one add.
+fn default_exception(q: &Query, kind: &str) -> Option<&'static str> {
+    let allowed = |(positive, negative): (bool, bool), adds: &str, removes: &str| {
+        (positive && kind == adds)
+            || (negative && kind == removes)
+            || (positive && negative && kind == "different entries")
+    };
+    const EXTRA: &str = "gateway returns extra entries";
+    const MISSES: &str = "gateway misses entries";
+    if allowed(polarity(&q.filter, &is_phone_item, false), EXTRA, MISSES) {
         Some("phone numbers matched across formats (e164)")
-    } else if uses_contains(&q.filter) {
+    } else if allowed(polarity(&q.filter, &is_contains_item, false), MISSES, EXTRA) {
         Some("contains-substring by word-prefix $search")
     } else {
         None
@@ -753,17 +864,24 @@ fn generated_corpus(entries: &[SampleEntry]) -> Vec<Query> {
 fn print_costs(title: &str, costs: &BTreeMap<String, Cost>) {
     println!("\nGraph cost per search, {title} (answer cache off):");
     println!(
-        "{:<34} {:>8} {:>10} {:>8} {:>12} {:>8}",
-        "category", "searches", "req/search", "max req", "fetched/srch", "max"
+        "{:<30} {:>8} {:>10} {:>7} {:>11} {:>12} {:>11}",
+        "category",
+        "searches",
+        "req/search",
+        "max req",
+        "max /users",
+        "fetched/srch",
+        "max fetched"
     );
     for (category, c) in costs {
         let n = c.searches.max(1) as f64;
         println!(
-            "{:<34} {:>8} {:>10.2} {:>8} {:>12.1} {:>8}",
+            "{:<30} {:>8} {:>10.2} {:>7} {:>11} {:>12.1} {:>11}",
             category,
             c.searches,
             c.requests as f64 / n,
             c.max_requests,
+            c.max_users_requests,
             c.fetched as f64 / n,
             c.max_fetched
         );
@@ -779,9 +897,17 @@ fn list<'a>(disagreements: impl IntoIterator<Item = &'a Disagreement>) -> String
         .join("\n")
 }
 
-/// Categories whose searches must cost at most two Graph requests (CONTRACT §7, issue 3).
-fn cheap_category(category: &str) -> bool {
-    category == "client name-prefix" || category == "client caller-id"
+/// The Graph requests a search of this category may cost, if bounded: a name-prefix
+/// search at most two in all (one per collection); a caller-ID search at most two to
+/// `/users` (CONTRACT §7), plus what the bounded contact scan costs, which the contract
+/// leaves to the design (Graph cannot filter contacts' phones).
+fn request_bound(category: &str, requests: (u64, u64)) -> Option<String> {
+    let (all, users) = requests;
+    match category {
+        "client name-prefix" if all > 2 => Some(format!("{all} requests")),
+        "client caller-id" if users > 2 => Some(format!("{users} requests to /users")),
+        _ => None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -816,18 +942,24 @@ async fn gateway_answers_like_slapd() {
 
     // Default-mode disagreements by kind; the documented exceptions apart.
     let mut by_category: BTreeMap<String, usize> = BTreeMap::new();
+    let mut examples: BTreeMap<String, Vec<&Disagreement>> = BTreeMap::new();
     let mut unexplained = Vec::new();
     for d in &default_diff {
-        match default_exception(&corpus[d.index]) {
+        match default_exception(&corpus[d.index], d.kind) {
             Some(why) if !strict_failed.contains(&d.index) => {
-                *by_category
-                    .entry(format!("exception: {why}; {}", d.kind))
-                    .or_default() += 1;
+                let category = format!("exception: {why}; {}", d.kind);
+                examples.entry(category.clone()).or_default().push(d);
+                *by_category.entry(category).or_default() += 1;
             }
             _ => {
-                *by_category
-                    .entry(format!("unexplained: {}", d.kind))
-                    .or_default() += 1;
+                let also_strict = if strict_failed.contains(&d.index) {
+                    " (strict mode too)"
+                } else {
+                    ""
+                };
+                let category = format!("unexplained{also_strict}: {}", d.kind);
+                examples.entry(category.clone()).or_default().push(d);
+                *by_category.entry(category).or_default() += 1;
                 unexplained.push(d);
             }
         }
@@ -835,9 +967,12 @@ async fn gateway_answers_like_slapd() {
 
     print_costs("strict mode", &strict_run.costs);
     print_costs("default mode", &default_run.costs);
-    println!("\nDefault-mode disagreements with slapd by category:");
+    println!("\nDefault-mode disagreements with slapd by category (first 3 of each):");
     for (category, n) in &by_category {
         println!("  {n:>5}  {category}");
+        for d in examples.get(category).into_iter().flatten().take(3) {
+            println!("         {}", d.detail.replace("\n      ", "\n           "));
+        }
     }
     let n = corpus.len();
     println!(
@@ -853,46 +988,69 @@ async fn gateway_answers_like_slapd() {
         started.elapsed().as_secs_f64()
     );
 
+    // Every failed check is collected, so that one run reports them all.
+    let mut failures: Vec<String> = Vec::new();
     // The corpus must be meaningful: many searches match something in slapd.
-    assert!(
-        oracle_matches * 4 > n,
-        "only {oracle_matches} of {n} searches match anything in slapd"
-    );
-    assert!(
-        strict_diff.is_empty(),
-        "strict mode disagrees with slapd on {} of {n} searches (first {SHOWN}):\n{}",
-        strict_diff.len(),
-        list(&strict_diff)
-    );
-    assert!(
-        unexplained.is_empty(),
-        "default mode disagrees with slapd outside the documented exceptions on {} searches \
-         (first {SHOWN}):\n{}",
-        unexplained.len(),
-        list(unexplained.iter().copied())
-    );
-    assert_eq!(
-        strict_run.rejections, 0,
-        "Graph emulator rejections, strict mode"
-    );
-    assert_eq!(
-        default_run.rejections, 0,
-        "Graph emulator rejections, default mode"
-    );
+    if oracle_matches * 4 <= n {
+        failures.push(format!(
+            "only {oracle_matches} of {n} searches match anything in slapd"
+        ));
+    }
+    if !strict_diff.is_empty() {
+        failures.push(format!(
+            "strict mode disagrees with slapd on {} of {n} searches (first {SHOWN}):\n{}",
+            strict_diff.len(),
+            list(&strict_diff)
+        ));
+    }
+    let default_only: Vec<&Disagreement> = unexplained
+        .iter()
+        .copied()
+        .filter(|d| !strict_failed.contains(&d.index))
+        .collect();
+    if !default_only.is_empty() {
+        failures.push(format!(
+            "default mode disagrees with slapd outside the documented exceptions on {} searches \
+             that strict mode answers right (first {SHOWN}):\n{}",
+            default_only.len(),
+            list(default_only)
+        ));
+    }
     for (mode, run) in [("strict", &strict_run), ("default", &default_run)] {
+        if run.rejections != 0 {
+            failures.push(format!(
+                "{mode} mode: {} Graph requests rejected by the emulator",
+                run.rejections
+            ));
+        }
         let expensive: Vec<String> = corpus
             .iter()
             .zip(&run.requests)
-            .filter(|(q, r)| cheap_category(&q.category) && **r > 2)
-            .map(|(q, r)| format!("  {r} requests: -b '{}' '{}'", q.base, q.filter.render()))
-            .take(SHOWN)
+            .filter_map(|(q, r)| {
+                let cost = request_bound(&q.category, *r)?;
+                Some(format!(
+                    "  - {cost}: -b '{}' '{}'",
+                    q.base,
+                    q.filter.render()
+                ))
+            })
             .collect();
-        assert!(
-            expensive.is_empty(),
-            "{mode} mode: name-prefix/caller-ID searches costing more than 2 Graph requests:\n{}",
-            expensive.join("\n")
-        );
+        if !expensive.is_empty() {
+            failures.push(format!(
+                "{mode} mode: {} name-prefix/caller-ID searches cost more than 2 Graph requests \
+                 (caller ID: to /users) \
+                 (first {SHOWN}):\n{}",
+                expensive.len(),
+                expensive
+                    .iter()
+                    .take(SHOWN)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
     }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
     drop(slapd);
 }
 
