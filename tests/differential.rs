@@ -511,7 +511,10 @@ fn compare(corpus: &[Query], oracle: &[Answer], gateway: &[Answer]) -> Vec<Disag
                 .filter
                 .attributes()
                 .iter()
-                .map(|a| a.to_ascii_lowercase())
+                .map(|a| {
+                    ldap_graph_gateway::directory::schema::attribute(a)
+                        .map_or_else(|| a.to_ascii_lowercase(), |at| at.name.to_ascii_lowercase())
+                })
                 .collect();
             for (side, only, answer) in [
                 ("slapd", w.difference(&g).collect::<Vec<_>>(), want),
