@@ -585,8 +585,19 @@ fn phone_equality(
     if raw.is_empty() {
         return Translated::drop(label, "empty phone number");
     }
+    let variants = (ctx.phone_variants)(raw);
+    if variants.is_empty() {
+        // The number does not parse with the default region, so the local check falls
+        // back to telephoneNumberMatch, which ignores spaces and hyphens in the stored
+        // value; a startsWith on the typed spelling would miss "03-2001-5681" for
+        // "032-001-5681". Only a scan is a superset.
+        return Translated::drop(
+            label,
+            "the number does not parse with [phone] default_region; telephoneNumberMatch ignores spaces and hyphens, which Graph cannot",
+        );
+    }
     let mut spellings: Vec<String> = vec![raw.to_string()];
-    for v in (ctx.phone_variants)(raw) {
+    for v in variants {
         let v = v.trim().to_string();
         if !v.is_empty() && !spellings.contains(&v) {
             spellings.push(v);
