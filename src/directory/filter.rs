@@ -100,8 +100,10 @@ pub fn evaluate(f: &LdapFilter, e: &Entry, ctx: &MatchContext<'_>) -> Tri {
         }
         LdapFilter::Not(inner) => !evaluate(inner, e, ctx),
         LdapFilter::Present(attr) => match describe(attr) {
-            Described::Known(at) => Tri::from_bool(e.get(at).is_some()),
-            _ => Tri::False,
+            Described::Known(at) => Tri::from_bool(!values_with_subtypes(e, at).is_empty()),
+            // RFC 4511 §4.5.1.7 and slapd: an unrecognised type is Undefined, also here.
+            Described::Unknown => Tri::Undefined,
+            Described::WithOptions => Tri::False,
         },
         LdapFilter::Equality(attr, value) => {
             with_values(attr, e, |at, values| equality(at, values, value, ctx))
@@ -142,8 +144,31 @@ fn with_values(
                 _ => Tri::False,
             }
         }
-        Described::Known(at) => test(at, e.get(at).unwrap_or(&[])),
+        Described::Known(at) => test(at, &values_with_subtypes(e, at)),
     }
+}
+
+/// True when `t` is `sup` or inherits from it (`cn` and `sn` are subtypes of `name`).
+fn is_subtype(t: &AttributeType, sup: &AttributeType) -> bool {
+    let mut cur = Some(t);
+    for _ in 0..8 {
+        match cur {
+            Some(c) if std::ptr::eq(c, sup) => return true,
+            Some(c) => cur = c.sup.and_then(schema::attribute),
+            None => return false,
+        }
+    }
+    false
+}
+
+/// The values an assertion on `at` sees: those of `at` and of its subtypes (RFC 4512
+/// §2.5.1: a filter on a supertype matches its subtypes' values, as slapd does).
+fn values_with_subtypes(e: &Entry, at: &AttributeType) -> Vec<String> {
+    e.attrs
+        .iter()
+        .filter(|(t, _)| is_subtype(t, at))
+        .flat_map(|(_, v)| v.iter().cloned())
+        .collect()
 }
 
 fn any_value(values: &[String], test: impl Fn(&str) -> Option<bool>) -> Tri {
@@ -852,12 +877,22 @@ mod tests {
     }
 
     #[test]
+    fn supertype_assertions_see_subtype_values() {
+        assert_eq!(eval("(name=john smith)"), Tri::True);
+        assert_eq!(eval("(name=smith)"), Tri::True);
+        assert_eq!(eval("(name=*)"), Tri::True);
+        assert_eq!(eval("(name=*mit*)"), Tri::True);
+        assert_eq!(eval("(name=nobody)"), Tri::False);
+    }
+
+    #[test]
     fn presence() {
         assert_eq!(eval("(cn=*)"), Tri::True);
         assert_eq!(eval("(objectClass=*)"), Tri::True);
         assert_eq!(eval("(homePhone=*)"), Tri::False);
         assert_eq!(eval("(facsimileTelephoneNumber=*)"), Tri::True);
-        assert_eq!(eval("(noSuchAttr=*)"), Tri::False);
+        // slapd answers `(!(noSuchAttr=*))` with no entries: the item is Undefined.
+        assert_eq!(eval("(noSuchAttr=*)"), Tri::Undefined);
         assert_eq!(eval("(entryUUID=*)"), Tri::True);
         assert_eq!(eval("(cn;lang-de=*)"), Tri::False);
     }
@@ -1050,7 +1085,7 @@ mod tests {
         assert_eq!(eval("(!(|(cn=nobody)(bogus=1)))"), Tri::Undefined);
         assert_eq!(eval("(&)"), Tri::True);
         assert_eq!(eval("(|)"), Tri::False);
-        assert_eq!(eval("(|(bogus=*)(cn=nobody))"), Tri::False);
+        assert_eq!(eval("(|(bogus=*)(cn=nobody))"), Tri::Undefined);
     }
 
     #[test]

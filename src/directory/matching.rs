@@ -52,7 +52,8 @@ fn is_space(c: char) -> bool {
 /// Insignificant-space handling of slapd's `UTF8StringNormalize`/`IA5StringNormalize`.
 fn squeeze_spaces(s: &str, position: Position) -> String {
     let keep_leading = matches!(position, Position::Any | Position::Final);
-    let keep_trailing = position == Position::Initial;
+    // slapd 2.5 UTF8StringNormalize keeps a trailing space on INITIAL and ANY pieces.
+    let keep_trailing = matches!(position, Position::Initial | Position::Any);
     let mut out = String::with_capacity(s.len());
     let mut was_space = !keep_leading;
     for c in s.chars() {
@@ -75,6 +76,29 @@ fn squeeze_spaces(s: &str, position: Position) -> String {
         };
     }
     if was_space && !keep_trailing && out.ends_with(' ') && out.len() > 1 {
+        out.pop();
+    }
+    out
+}
+
+/// Space handling of slapd 2.5's `IA5StringNormalize`: the same for every position
+/// (unlike UTF8StringNormalize): leading spaces dropped, runs collapsed, one trailing
+/// space dropped; an all-space piece becomes empty and so matches anywhere.
+fn squeeze_ia5(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut was_space = true;
+    for c in s.chars() {
+        if c == ' ' {
+            if !was_space {
+                out.push(' ');
+            }
+            was_space = true;
+        } else {
+            was_space = false;
+            out.push(c);
+        }
+    }
+    if out.ends_with(' ') {
         out.pop();
     }
     out
@@ -136,22 +160,25 @@ fn prepare(kind: Preparation, s: &str, position: Position) -> Option<String> {
     match kind {
         Preparation::CaseIgnore => Some(squeeze_spaces(&unicode_prepare(s, true), position)),
         Preparation::CaseExact => Some(squeeze_spaces(&unicode_prepare(s, false), position)),
-        Preparation::CaseIgnoreIa5 => s
-            .is_ascii()
-            .then(|| squeeze_spaces(&s.to_ascii_lowercase(), position)),
-        Preparation::CaseExactIa5 => s.is_ascii().then(|| squeeze_spaces(s, position)),
+        Preparation::CaseIgnoreIa5 => s.is_ascii().then(|| squeeze_ia5(&s.to_ascii_lowercase())),
+        Preparation::CaseExactIa5 => s.is_ascii().then(|| squeeze_ia5(s)),
         // RFC 4517 §4.2.28: like caseIgnoreMatch, but all spaces and hyphens are
         // insignificant; the syntax is PrintableString (§3.3.31).
         Preparation::Telephone => {
             if position == Position::Whole && (s.is_empty() || !s.chars().all(is_printable)) {
                 return None;
             }
-            Some(
-                s.chars()
-                    .filter(|c| !is_space(*c) && *c != '-')
-                    .map(|c| c.to_ascii_lowercase())
-                    .collect(),
-            )
+            let prepared: String = s
+                .chars()
+                .filter(|c| !is_space(*c) && *c != '-')
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
+            // slapd's telephoneNumberNormalize refuses a value (or substring piece) that
+            // is empty once spaces and hyphens are gone: the assertion is Undefined.
+            if prepared.is_empty() && !s.is_empty() {
+                return None;
+            }
+            Some(prepared)
         }
         // RFC 4517 §4.2.22: spaces are insignificant; only digits and spaces are valid.
         Preparation::Numeric => {
@@ -746,7 +773,10 @@ mod tests {
         assert_eq!(case_ignore_key("  a  b  "), "a b");
         assert_eq!(squeeze_spaces("  ", Position::Whole), " ");
         assert_eq!(squeeze_spaces(" ab  ", Position::Initial), "ab ");
-        assert_eq!(squeeze_spaces(" ab  ", Position::Any), " ab");
+        // slapd 2.5 UTF8StringNormalize: ANY keeps one leading and one trailing space.
+        assert_eq!(squeeze_spaces(" ab  ", Position::Any), " ab ");
+        assert_eq!(squeeze_ia5("  a  b  "), "a b");
+        assert_eq!(squeeze_ia5("   "), "");
         assert_eq!(squeeze_spaces(" ab  ", Position::Final), " ab");
     }
 
