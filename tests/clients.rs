@@ -2,8 +2,6 @@
 //! LDAP client family (CLIENTS.md) and asserts the entries returned, computed from the
 //! sample tenant's Graph JSON by tests/support/tenant.rs — never copied from the gateway.
 
-// The shared harness trips clippy::collapsible_if (tests/common/mod.rs is the lead's file).
-#[allow(clippy::collapsible_if)]
 mod common;
 #[path = "support/tenant.rs"]
 mod tenant;

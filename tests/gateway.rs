@@ -3,8 +3,6 @@
 //! computed from the sample tenant's Graph JSON (tests/support/tenant.rs), not from the
 //! gateway's own output.
 
-// The shared harness trips clippy::collapsible_if (tests/common/mod.rs is the lead's file).
-#[allow(clippy::collapsible_if)]
 mod common;
 #[path = "support/tenant.rs"]
 mod tenant;

@@ -104,11 +104,11 @@ pub fn parse_ldif(text: &str) -> Vec<(String, Vec<(String, String)>)> {
     let mut out = Vec::new();
     let mut lines: Vec<String> = Vec::new();
     for l in text.lines() {
-        if let Some(cont) = l.strip_prefix(' ') {
-            if let Some(last) = lines.last_mut() {
-                last.push_str(cont);
-                continue;
-            }
+        if let Some(cont) = l.strip_prefix(' ')
+            && let Some(last) = lines.last_mut()
+        {
+            last.push_str(cont);
+            continue;
         }
         lines.push(l.to_string());
     }
