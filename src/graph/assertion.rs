@@ -125,10 +125,47 @@ fn base64url(data: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    const TEST_KEY: &str = include_str!("testdata/assertion-test-key.pem");
-    const TEST_CERT: &str = include_str!("testdata/assertion-test-cert.pem");
-    /// `openssl x509 -outform DER | openssl dgst -sha256 -binary | base64url`
-    const TEST_CERT_X5T_S256: &str = "8xP0kpcH8BBRMlkFg5y7nmbGCVTjjb75NZ9O9EiZLz8";
+    /// A throw-away RSA key and self-signed certificate made by the `openssl` command for
+    /// this test run (no key is kept in the repository), and the certificate's SHA-256
+    /// thumbprint as `openssl x509 -outform DER | openssl dgst -sha256 -binary` gives it.
+    fn test_key_and_cert() -> (String, String, Vec<u8>) {
+        use std::process::Command;
+        let dir = tempfile::tempdir().unwrap();
+        let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+        let status = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", "/CN=ldap-graph-gateway-test", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("the openssl command is installed");
+        assert!(status.status.success(), "{status:?}");
+        let der = Command::new("openssl")
+            .args(["x509", "-outform", "DER", "-in"])
+            .arg(&cert)
+            .output()
+            .unwrap()
+            .stdout;
+        let mut digest = Command::new("openssl")
+            .args(["dgst", "-sha256", "-binary"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            digest.stdin.take().unwrap().write_all(&der).unwrap();
+        }
+        let thumbprint = digest.wait_with_output().unwrap().stdout;
+        (
+            std::fs::read_to_string(&key).unwrap(),
+            std::fs::read_to_string(&cert).unwrap(),
+            thumbprint,
+        )
+    }
 
     fn base64url_decode(s: &str) -> Vec<u8> {
         let value = |c: u8| -> u32 {
@@ -188,8 +225,10 @@ mod tests {
 
     #[test]
     fn assertion_has_entra_header_and_claims_and_a_valid_ps256_signature() {
-        let cert = CertificateDer::from_pem_slice(TEST_CERT.as_bytes()).unwrap();
-        let key = PrivateKeyDer::from_pem_slice(TEST_KEY.as_bytes()).unwrap();
+        let (test_key, test_cert, thumbprint) = test_key_and_cert();
+        assert_eq!(thumbprint.len(), 32);
+        let cert = CertificateDer::from_pem_slice(test_cert.as_bytes()).unwrap();
+        let key = PrivateKeyDer::from_pem_slice(test_key.as_bytes()).unwrap();
         let url = "https://login.microsoftonline.com/tenant/oauth2/v2.0/token";
         let jwt = sign_assertion(&cert, &key, "app-id", url, 1_700_000_000, "jti-1").unwrap();
         let parts: Vec<&str> = jwt.split('.').collect();
@@ -199,7 +238,11 @@ mod tests {
             serde_json::from_slice(&base64url_decode(parts[0])).unwrap();
         assert_eq!(header["alg"], "PS256");
         assert_eq!(header["typ"], "JWT");
-        assert_eq!(header["x5t#S256"], TEST_CERT_X5T_S256);
+        assert_eq!(header["x5t#S256"], base64url(&thumbprint));
+        assert_eq!(
+            base64url_decode(header["x5t#S256"].as_str().unwrap()),
+            thumbprint
+        );
 
         let claims: serde_json::Value =
             serde_json::from_slice(&base64url_decode(parts[1])).unwrap();
