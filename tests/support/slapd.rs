@@ -12,6 +12,16 @@ use std::time::{Duration, Instant};
 /// Where Debian's slapd package keeps the stock schema files.
 const SCHEMA_DIR: &str = "/etc/ldap/schema";
 
+/// Debian installs the server tools in /usr/sbin, which is not on every user's PATH.
+fn sbin(tool: &str) -> PathBuf {
+    let in_sbin = Path::new("/usr/sbin").join(tool);
+    if in_sbin.exists() {
+        in_sbin
+    } else {
+        PathBuf::from(tool)
+    }
+}
+
 /// The stock schema files the contract's attribute types come from (RFC 4519, 4524, 2798).
 const STOCK_SCHEMAS: [&str; 3] = ["core", "cosine", "inetorgperson"];
 
@@ -188,7 +198,7 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 fn slapadd(conf: &Path, dir: &Path, ldif: &str) -> Result<(), String> {
     let ldif_path = dir.join("data.ldif");
     write(&ldif_path, ldif)?;
-    let out = Command::new("slapadd")
+    let out = Command::new(sbin("slapadd"))
         .arg("-f")
         .arg(conf)
         .arg("-l")
@@ -220,7 +230,7 @@ fn launch(conf: &Path, dir: &Path, port: u16) -> Result<Child, String> {
     let log_path = dir.join(format!("slapd-{port}.log"));
     let log = fs::File::create(&log_path).map_err(|e| format!("slapd log: {e}"))?;
     let url = format!("ldap://127.0.0.1:{port}/");
-    let mut child = Command::new("slapd")
+    let mut child = Command::new(sbin("slapd"))
         .arg("-f")
         .arg(conf)
         .args(["-h", &url, "-d", "0"])
