@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use ldap3_proto::proto::LdapSearchScope;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use crate::config::{AccountSecret as ConfigSecret, Config, GraphCredential};
 use crate::directory::filter::parse_filter;
@@ -279,8 +279,5 @@ pub fn explain(
 /// `check --online`: a token and one Graph query.
 pub async fn check_online(cfg: &Config) -> Result<String, String> {
     let graph = GraphClient::new(graph_settings(cfg)).map_err(|e| e.to_string())?;
-    graph.check_online().await.map_err(|e| {
-        warn!(error = %e, "online check failed");
-        e.to_string()
-    })
+    graph.check_online().await.map_err(|e| e.to_string())
 }
