@@ -148,25 +148,12 @@ fn with_values(
     }
 }
 
-/// True when `t` is `sup` or inherits from it (`cn` and `sn` are subtypes of `name`).
-fn is_subtype(t: &AttributeType, sup: &AttributeType) -> bool {
-    let mut cur = Some(t);
-    for _ in 0..8 {
-        match cur {
-            Some(c) if std::ptr::eq(c, sup) => return true,
-            Some(c) => cur = c.sup.and_then(schema::attribute),
-            None => return false,
-        }
-    }
-    false
-}
-
 /// The values an assertion on `at` sees: those of `at` and of its subtypes (RFC 4512
 /// §2.5.1: a filter on a supertype matches its subtypes' values, as slapd does).
 fn values_with_subtypes(e: &Entry, at: &AttributeType) -> Vec<String> {
     e.attrs
         .iter()
-        .filter(|(t, _)| is_subtype(t, at))
+        .filter(|(t, _)| t.is_subtype_of(at))
         .flat_map(|(_, v)| v.iter().cloned())
         .collect()
 }

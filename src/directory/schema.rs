@@ -99,6 +99,20 @@ impl AttributeType {
     pub fn is_phone(&self) -> bool {
         self.equality == Equality::TelephoneNumber
     }
+
+    /// True when this type is `sup` or inherits from it (`cn` and `sn` from `name`,
+    /// RFC 4512 §2.5.1). The walk is bounded in case a table ever holds a cycle.
+    pub fn is_subtype_of(&self, sup: &AttributeType) -> bool {
+        let mut cur = Some(self);
+        for _ in 0..8 {
+            match cur {
+                Some(c) if std::ptr::eq(c, sup) => return true,
+                Some(c) => cur = c.sup.and_then(attribute),
+                None => return false,
+            }
+        }
+        false
+    }
 }
 
 /// Looks an attribute type up by name, alias or OID, case-insensitively.

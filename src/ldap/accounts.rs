@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 
+use crate::directory::tree::normalize_dn;
+
 /// How an account's password is checked.
 #[derive(Clone)]
 pub enum AccountSecret {
@@ -34,17 +36,10 @@ pub struct BindAccount {
     pub secret: AccountSecret,
 }
 
-/// Normalises a DN loosely for account lookup: lowercase, no spaces around `=` and `,`.
+/// The distinguishedNameMatch key of a bind name; a name that is not a DN (a short or
+/// `user@domain` name) is compared lowercased.
 fn loose_dn(dn: &str) -> String {
-    dn.split(',')
-        .map(|rdn| {
-            rdn.split('=')
-                .map(|p| p.trim().to_lowercase())
-                .collect::<Vec<_>>()
-                .join("=")
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+    normalize_dn(dn).unwrap_or_else(|| dn.trim().to_lowercase())
 }
 
 /// Finds the account a bind name refers to.

@@ -50,16 +50,7 @@ impl AttributeSelection {
         } else if self.all_user {
             return true;
         }
-        let mut cur = Some(at);
-        let mut hops = 0;
-        while let Some(t) = cur {
-            if self.named.iter().any(|n| std::ptr::eq(*n, t)) {
-                return true;
-            }
-            hops += 1;
-            cur = t.sup.and_then(schema::attribute).filter(|_| hops < 8);
-        }
-        false
+        self.named.iter().any(|n| at.is_subtype_of(n))
     }
 
     /// The PDU for `entry` with the selected attributes.

@@ -403,22 +403,9 @@ fn attribute_sources<'m>(
     mapping
         .for_collection(c)
         .iter()
-        .filter(|m| is_same_or_subtype(m.attr, at))
+        .filter(|m| m.attr.is_subtype_of(at))
         .map(|m| &m.source)
         .collect()
-}
-
-fn is_same_or_subtype(candidate: &AttributeType, ancestor: &AttributeType) -> bool {
-    let mut current = Some(candidate);
-    // Supertype chains are short (RFC 4519 `name` ← `cn`); the bound guards a cyclic table.
-    for _ in 0..8 {
-        match current {
-            Some(at) if std::ptr::eq(at, ancestor) => return true,
-            Some(at) => current = at.sup.and_then(schema::attribute),
-            None => return false,
-        }
-    }
-    false
 }
 
 /// The key property is never absent: entries without it are not served (CONTRACT §4).
