@@ -235,13 +235,17 @@ impl Directory {
                 } else {
                     self.settings.max_scan
                 };
+                let mut timed_out = false;
                 let objects = match self.fetch(q, limit, p.deadline).await {
                     Ok(o) => o,
-                    Err(e) if e.code == LdapResultCode::TimeLimitExceeded => {
-                        incomplete = Some(e);
-                        break;
+                    // CONTRACT §6: timeLimitExceeded after the entries already found, so
+                    // the pages read before the time limit passed are still answered.
+                    Err(f) if f.error.code == LdapResultCode::TimeLimitExceeded => {
+                        incomplete = Some(f.error);
+                        timed_out = true;
+                        f.partial
                     }
-                    Err(e) => return Err(e),
+                    Err(f) => return Err(f.error),
                 };
                 for obj in objects.iter() {
                     let id = obj.get("id").and_then(|v| v.as_str()).unwrap_or_default();
@@ -264,6 +268,9 @@ impl Directory {
                         entries.push(entry);
                     }
                 }
+                if timed_out {
+                    break;
+                }
             }
             if base_object && !found_base && incomplete.is_none() {
                 return Err(no_such_object(p.base));
@@ -281,7 +288,7 @@ impl Directory {
         q: &GraphQuery,
         limit: u32,
         deadline: Instant,
-    ) -> Result<Fetched, LdapError> {
+    ) -> Result<Fetched, FetchFailure> {
         if !self.settings.coalesce {
             return fetch_all(&self.graph, q, limit, deadline)
                 .await
@@ -298,9 +305,13 @@ impl Directory {
         result.map_err(|e| self.fetch_error(q, e.as_ref()))
     }
 
-    fn fetch_error(&self, q: &GraphQuery, e: &FetchError) -> LdapError {
-        match e {
-            FetchError::Graph(g) => g.to_ldap(),
+    fn fetch_error(&self, q: &GraphQuery, e: &FetchError) -> FetchFailure {
+        let partial = match e {
+            FetchError::TimedOut { partial, .. } => partial.clone(),
+            _ => Arc::default(),
+        };
+        let error = match e {
+            FetchError::Graph(g) | FetchError::TimedOut { error: g, .. } => g.to_ldap(),
             FetchError::ScanLimit(n) => LdapError::new(
                 LdapResultCode::AdminLimitExceeded,
                 format!(
@@ -309,14 +320,27 @@ impl Directory {
                     q.display_decoded()
                 ),
             ),
-        }
+        };
+        FetchFailure { error, partial }
     }
+}
+
+/// Why a query's objects could not all be fetched, with the objects of the pages read
+/// before the time limit passed (empty for every other failure).
+struct FetchFailure {
+    error: LdapError,
+    partial: Fetched,
 }
 
 #[derive(Debug)]
 enum FetchError {
     Graph(GraphError),
     ScanLimit(u32),
+    /// The time limit passed after some pages were read; `partial` holds their objects.
+    TimedOut {
+        error: GraphError,
+        partial: Fetched,
+    },
 }
 
 async fn fetch_all(
@@ -334,10 +358,16 @@ async fn fetch_all(
         if out.len() >= limit as usize {
             return Err(FetchError::ScanLimit(limit));
         }
-        page = graph
-            .next_page(&next, q, deadline)
-            .await
-            .map_err(FetchError::Graph)?;
+        page = match graph.next_page(&next, q, deadline).await {
+            Ok(page) => page,
+            Err(error @ GraphError::Timeout(_)) => {
+                return Err(FetchError::TimedOut {
+                    error,
+                    partial: Arc::new(out),
+                });
+            }
+            Err(e) => return Err(FetchError::Graph(e)),
+        };
         out.append(&mut page.items);
     }
     if out.len() > limit as usize {
