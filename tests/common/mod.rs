@@ -163,3 +163,5 @@ fn decode_b64(s: &str) -> String {
     }
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+pub mod raw;
