@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use common::raw::{self, RawLdap, Received};
 use common::{Harness, ldapsearch, start_with};
+use graph_emulator::{Fault, PageFault, Tenant};
 use ldap_graph_gateway::config::{Account, AccountSecret, Config};
-use ldap_graph_gateway::emulator::{Fault, PageFault, Tenant};
 use ldap_graph_gateway::ldap::accounts::hash_password;
 use ldap3_proto::LdapResultCode;
 use ldap3_proto::proto::{LdapFilter, LdapOp, LdapSearchScope};
@@ -1136,7 +1136,7 @@ fn free_port() -> SocketAddr {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_with_a_broken_certificate_keeps_serving_the_old_one_and_logs_the_error() {
-    let emu = ldap_graph_gateway::emulator::start(sample(), tls::loopback_any())
+    let emu = graph_emulator::start(sample(), tls::loopback_any())
         .await
         .expect("emulator");
     let pki = tls::TestPki::generate();

@@ -501,27 +501,27 @@ mod tests {
     }
 
     /// A token source against the in-tree emulator's token endpoint.
-    fn source_for(emu: &crate::emulator::EmulatorHandle) -> TokenSource {
+    fn source_for(emu: &graph_emulator::EmulatorHandle) -> TokenSource {
         let _ = rustls::crypto::ring::default_provider().install_default();
         TokenSource::new(
             reqwest::Client::new(),
             format!(
                 "{}/{}/oauth2/v2.0/token",
                 emu.base_url(),
-                crate::emulator::SAMPLE_TENANT_ID
+                graph_emulator::SAMPLE_TENANT_ID
             ),
             format!("{}/.default", emu.base_url()),
-            crate::emulator::SAMPLE_TENANT_ID.to_string(),
-            crate::emulator::SAMPLE_CLIENT_ID.to_string(),
-            Credential::Secret(crate::emulator::SAMPLE_CLIENT_SECRET.to_string()),
+            graph_emulator::SAMPLE_TENANT_ID.to_string(),
+            graph_emulator::SAMPLE_CLIENT_ID.to_string(),
+            Credential::Secret(graph_emulator::SAMPLE_CLIENT_SECRET.to_string()),
             Duration::from_secs(5),
         )
     }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_slow_refresh_does_not_stall_callers_holding_a_valid_token() {
-        let emu = crate::emulator::start(
-            crate::emulator::Tenant::sample(),
+        let emu = graph_emulator::start(
+            graph_emulator::Tenant::sample(),
             "127.0.0.1:0".parse().unwrap(),
         )
         .await
@@ -584,8 +584,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn a_refused_refresh_keeps_the_valid_token_and_an_expired_one_fails_with_the_aadsts_code()
     {
-        let emu = crate::emulator::start(
-            crate::emulator::Tenant::sample(),
+        let emu = graph_emulator::start(
+            graph_emulator::Tenant::sample(),
             "127.0.0.1:0".parse().unwrap(),
         )
         .await

@@ -2175,8 +2175,8 @@ mod tests {
         assert_eq!(handle.token_requests(), 1);
         handle.refuse_token_requests(true);
         let scope = format!("{}/.default", handle.base_url());
-        let path = format!("/{}/oauth2/v2.0/token", crate::emulator::SAMPLE_TENANT_ID);
-        let form = token_form(crate::emulator::SAMPLE_CLIENT_SECRET, &scope);
+        let path = format!("/{}/oauth2/v2.0/token", crate::SAMPLE_TENANT_ID);
+        let form = token_form(crate::SAMPLE_CLIENT_SECRET, &scope);
         let started = Instant::now();
         handle.set_token_delay(Duration::from_millis(300));
         let reply = http(
