@@ -274,8 +274,8 @@ async fn contact_scan_limit_bounds_phone_searches_over_contacts_only() {
     assert_eq!(out.code, 11, "adminLimitExceeded expected: {}", out.stderr);
     assert!(out.dns().is_empty());
     assert!(
-        out.stderr.to_lowercase().contains("additional info"),
-        "{}",
+        out.stderr.contains("contact_scan_limit"),
+        "the message names the setting that bound the scan: {}",
         out.stderr
     );
     // A search Graph can narrow is not a scan and is not bound by contact_scan_limit.

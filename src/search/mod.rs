@@ -231,9 +231,15 @@ impl Directory {
             let mut found_base = false;
             for q in &plan.queries {
                 let limit = if plan.unbounded && c == Collection::Contacts {
-                    self.settings.contact_scan_limit
+                    ScanBound {
+                        objects: self.settings.contact_scan_limit,
+                        key: "contact_scan_limit",
+                    }
                 } else {
-                    self.settings.max_scan
+                    ScanBound {
+                        objects: self.settings.max_scan,
+                        key: "max_scan",
+                    }
                 };
                 let mut timed_out = false;
                 let objects = match self.fetch(q, limit, p.deadline).await {
@@ -286,7 +292,7 @@ impl Directory {
     async fn fetch(
         &self,
         q: &GraphQuery,
-        limit: u32,
+        limit: ScanBound,
         deadline: Instant,
     ) -> Result<Fetched, FetchFailure> {
         if !self.settings.coalesce {
@@ -312,12 +318,14 @@ impl Directory {
         };
         let error = match e {
             FetchError::Graph(g) | FetchError::TimedOut { error: g, .. } => g.to_ldap(),
-            FetchError::ScanLimit(n) => LdapError::new(
+            FetchError::ScanLimit(bound) => LdapError::new(
                 LdapResultCode::AdminLimitExceeded,
                 format!(
-                    "the search would read more than {n} Graph objects ({}); narrow the filter \
-                     (for example a name prefix) or raise [search] max_scan",
-                    q.display_decoded()
+                    "the search would read more than {} Graph objects ({}); narrow the filter \
+                     (for example a name prefix) or raise [search] {}",
+                    bound.objects,
+                    q.display_decoded(),
+                    bound.key
                 ),
             ),
         };
@@ -332,10 +340,17 @@ struct FetchFailure {
     partial: Fetched,
 }
 
+/// How many Graph objects one query may read, and the setting that says so.
+#[derive(Debug, Clone, Copy)]
+struct ScanBound {
+    objects: u32,
+    key: &'static str,
+}
+
 #[derive(Debug)]
 enum FetchError {
     Graph(GraphError),
-    ScanLimit(u32),
+    ScanLimit(ScanBound),
     /// The time limit passed after some pages were read; `partial` holds their objects.
     TimedOut {
         error: GraphError,
@@ -346,7 +361,7 @@ enum FetchError {
 async fn fetch_all(
     graph: &GraphClient,
     q: &GraphQuery,
-    limit: u32,
+    limit: ScanBound,
     deadline: Instant,
 ) -> Result<Fetched, FetchError> {
     let mut page = graph
@@ -355,7 +370,7 @@ async fn fetch_all(
         .map_err(FetchError::Graph)?;
     let mut out = std::mem::take(&mut page.items);
     while let Some(next) = page.next_link.take() {
-        if out.len() >= limit as usize {
+        if out.len() >= limit.objects as usize {
             return Err(FetchError::ScanLimit(limit));
         }
         page = match graph.next_page(&next, q, deadline).await {
@@ -370,7 +385,7 @@ async fn fetch_all(
         };
         out.append(&mut page.items);
     }
-    if out.len() > limit as usize {
+    if out.len() > limit.objects as usize {
         return Err(FetchError::ScanLimit(limit));
     }
     Ok(Arc::new(out))
