@@ -742,6 +742,91 @@ async fn graceful_shutdown_lets_searches_in_flight_finish() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Paged-results cookies: evicted and mismatched (RFC 2696). The result code of a refused
+// cookie is being reworked on another branch, so these assert only that it is an error
+// with a message and no entries, never an answer from the wrong search.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_evicted_or_mismatched_paged_cookie_is_an_error_never_entries_of_another_search() {
+    let h = start_with(sample(), |cfg| cfg.ldap.max_paged_searches = 1).await;
+    let t = sample();
+    let with_sn = in_contract_order(matching(&users(&t), |p| present(p, "sn")), "displayName");
+    let with_mail = matching(&users(&t), |p| present(p, "mail"));
+    let present = |attr: &str| LdapFilter::Present(attr.to_string());
+    let mut c = RawLdap::connect(h.addr()).await;
+    assert_eq!(c.bind(1, "", "").await.code, LdapResultCode::Success);
+
+    let sn_search = || raw::search_op(USERS_OU, LdapSearchScope::Subtree, present("sn"), &["sn"]);
+    let mail_search = || {
+        raw::search_op(
+            USERS_OU,
+            LdapSearchScope::Subtree,
+            present("mail"),
+            &["mail"],
+        )
+    };
+    c.send_with(2, mail_search(), raw::paged(5, b"")).await;
+    let mail_page = c.search_until_done(2).await;
+    let mail_cookie = raw::paged_cookie(&mail_page, 2).expect("a cookie after page 1");
+    assert_eq!(raw::entry_dns(&mail_page, 2).len(), 5);
+
+    // A second paged search on the connection: with room for one, the first is forgotten.
+    c.send_with(3, sn_search(), raw::paged(5, b"")).await;
+    let sn_page = c.search_until_done(3).await;
+    assert_same_order(
+        "page 1 of (sn=*)",
+        &raw::entry_dns(&sn_page, 3),
+        &with_sn[..5],
+    );
+    let sn_cookie = raw::paged_cookie(&sn_page, 3).expect("a cookie after page 1");
+    assert!(!sn_cookie.is_empty());
+
+    c.send_with(4, mail_search(), raw::paged(5, &mail_cookie))
+        .await;
+    let evicted = c.search_until_done(4).await;
+    let done = raw::search_done(&evicted, 4).expect("a result");
+    assert_ne!(
+        done.code,
+        LdapResultCode::Success,
+        "an evicted cookie was served"
+    );
+    assert!(!done.message.is_empty(), "the refusal says why");
+    assert!(raw::entry_dns(&evicted, 4).is_empty());
+
+    // The kept search goes on where it was.
+    c.send_with(5, sn_search(), raw::paged(5, &sn_cookie)).await;
+    let page2 = c.search_until_done(5).await;
+    assert_eq!(
+        raw::search_done(&page2, 5).map(|r| r.code),
+        Some(LdapResultCode::Success)
+    );
+    assert_same_order(
+        "page 2 of (sn=*)",
+        &raw::entry_dns(&page2, 5),
+        &with_sn[5..10],
+    );
+    let next = raw::paged_cookie(&page2, 5).expect("a cookie after page 2");
+
+    // Its cookie offered with another filter is refused, not answered from (sn=*).
+    c.send_with(6, mail_search(), raw::paged(5, &next)).await;
+    let mismatched = c.search_until_done(6).await;
+    let done = raw::search_done(&mismatched, 6).expect("a result");
+    assert_ne!(
+        done.code,
+        LdapResultCode::Success,
+        "a mismatched cookie was served"
+    );
+    assert!(!done.message.is_empty());
+    assert!(raw::entry_dns(&mismatched, 6).is_empty());
+
+    // A fresh search with no cookie still works.
+    c.send_with(7, mail_search(), raw::paged(1000, b"")).await;
+    let all = c.search_until_done(7).await;
+    assert_same_entries("(mail=*) in one page", &raw::entry_dns(&all, 7), &with_mail);
+    h.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
 // Configuration: contacts off, user_filter, mapping overrides; typesOnly
 
 #[tokio::test(flavor = "multi_thread")]

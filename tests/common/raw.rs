@@ -48,6 +48,36 @@ impl RawLdap {
             .expect("send a request to the gateway");
     }
 
+    /// Sends a request with controls.
+    pub async fn send_with(
+        &mut self,
+        msgid: i32,
+        op: LdapOp,
+        ctrl: Vec<ldap3_proto::control::LdapControl>,
+    ) {
+        self.framed
+            .send(LdapMsg { msgid, op, ctrl })
+            .await
+            .expect("send a request to the gateway");
+    }
+
+    /// Every message of `msgid` up to and including its SearchResultDone.
+    pub async fn search_until_done(&mut self, msgid: i32) -> Vec<LdapMsg> {
+        let mut out = Vec::new();
+        loop {
+            match self.recv(Duration::from_secs(20)).await {
+                Received::Msg(m) => {
+                    let done = m.msgid == msgid && matches!(m.op, LdapOp::SearchResultDone(_));
+                    out.push(*m);
+                    if done {
+                        return out;
+                    }
+                }
+                other => panic!("search {msgid} got no SearchResultDone: {other:?}"),
+            }
+        }
+    }
+
     /// The next message within `wait`.
     pub async fn recv(&mut self, wait: Duration) -> Received {
         match tokio::time::timeout(wait, self.framed.next()).await {
@@ -122,6 +152,27 @@ pub fn entry_dns(msgs: &[LdapMsg], msgid: i32) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// A simple paged-results control (RFC 2696) asking for `size` entries after `cookie`.
+pub fn paged(size: i64, cookie: &[u8]) -> Vec<ldap3_proto::control::LdapControl> {
+    vec![ldap3_proto::control::LdapControl::SimplePagedResults {
+        size,
+        cookie: cookie.to_vec(),
+    }]
+}
+
+/// The paged-results cookie on the SearchResultDone of `msgid`, if any.
+pub fn paged_cookie(msgs: &[LdapMsg], msgid: i32) -> Option<Vec<u8>> {
+    msgs.iter()
+        .filter(|m| m.msgid == msgid && matches!(m.op, LdapOp::SearchResultDone(_)))
+        .flat_map(|m| m.ctrl.iter())
+        .find_map(|c| match c {
+            ldap3_proto::control::LdapControl::SimplePagedResults { cookie, .. } => {
+                Some(cookie.clone())
+            }
+            _ => None,
+        })
 }
 
 /// The SearchResultDone of `msgid` in `msgs`, if any.
