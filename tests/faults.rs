@@ -1315,11 +1315,35 @@ graph_url = "{url}"
         .collect();
     assert_same_entries("LDAPS after the failed reload", &dns, &bowen);
 
+    // SIGTERM with a search in flight: the search finishes, then serve exits 0.
+    emu.set_fault(Fault::Slow { millis: 1_500 });
+    let plain_url = format!("ldap://{plain}");
+    // Not asked before, so not in the answer cache: it waits for the slow Graph.
+    let in_flight = tokio::spawn(async move {
+        ldapsearch(&["-x", "-H", &plain_url, "-b", USERS_OU, "(sn=Smith)", "cn"]).await
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let term_sent = Instant::now();
     let term = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("kill -TERM");
     assert!(term.success());
+    let out = in_flight.await.expect("search task");
+    assert_eq!(
+        out.code, 0,
+        "the search in flight at SIGTERM was cut: {}",
+        out.stderr
+    );
+    assert_same_entries(
+        "in flight at SIGTERM",
+        &out.dns(),
+        &matching(&users(&t), |p| eq(p, "sn", "Smith")),
+    );
+    assert!(
+        term_sent.elapsed() >= Duration::from_millis(700),
+        "the search did not wait for Graph, so it was not in flight"
+    );
     let status = tokio::task::spawn_blocking(move || child.wait())
         .await
         .expect("wait task")
