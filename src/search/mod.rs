@@ -326,7 +326,7 @@ async fn fetch_all(
     limit: u32,
     deadline: Instant,
 ) -> Result<Fetched, FetchError> {
-    let q = graph_request(q);
+    let q = GraphRequest::from(q);
     let mut page = graph
         .first_page(&q, deadline)
         .await
@@ -349,11 +349,13 @@ async fn fetch_all(
 }
 
 /// The translator's query as the Graph client sends it.
-fn graph_request(q: &GraphQuery) -> GraphRequest {
-    GraphRequest {
-        path_and_query: q.path_and_query(),
-        headers: q.headers(),
-        shown: q.display_decoded(),
+impl From<&GraphQuery> for GraphRequest {
+    fn from(q: &GraphQuery) -> GraphRequest {
+        GraphRequest {
+            path_and_query: q.path_and_query(),
+            headers: q.headers(),
+            shown: q.display_decoded(),
+        }
     }
 }
 
