@@ -14,7 +14,9 @@ use tokio::time::Instant;
 use super::error::GraphError;
 use super::ids::{random_fraction, random_uuid};
 use super::request::GraphRequest;
-use super::settings::{GraphSettings, base_prefix, validated_base_url};
+use super::settings::{
+    GraphSettings, base_prefix, parse_client_id, parse_tenant_id, validated_base_url,
+};
 use super::token::{AccessToken, TokenSource, error_chain};
 
 /// Backoff for 429/503 without `Retry-After` (GRAPH.md §6: "use exponential backoff
@@ -99,20 +101,10 @@ impl GraphClient {
 
         let login_base = validated_base_url("login_url", &settings.login_url)?;
         let graph_base = validated_base_url("graph_url", &settings.graph_url)?;
-        let tenant_id = settings.tenant_id.trim();
-        if tenant_id.is_empty()
-            || !tenant_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        {
-            return Err(GraphError::Config(format!(
-                "tenant_id = {tenant_id:?} must be a tenant GUID or domain name"
-            )));
-        }
-        let client_id = settings.client_id.trim();
-        if client_id.is_empty() {
-            return Err(GraphError::Config("client_id is empty".into()));
-        }
+        let tenant_id = parse_tenant_id(&settings.tenant_id)
+            .map_err(|e| GraphError::Config(format!("tenant_id: {e}")))?;
+        let client_id = parse_client_id(&settings.client_id)
+            .map_err(|e| GraphError::Config(format!("client_id: {e}")))?;
         if settings.request_timeout.is_zero() {
             return Err(GraphError::Config(
                 "the Graph request timeout must be above zero".into(),
@@ -132,8 +124,8 @@ impl GraphClient {
             http.clone(),
             token_url,
             format!("{graph_prefix}/.default"),
-            tenant_id.to_string(),
-            client_id.to_string(),
+            tenant_id,
+            client_id,
             settings.credential,
             settings.request_timeout,
         );

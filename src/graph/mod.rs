@@ -13,4 +13,4 @@ mod token;
 pub use client::{GraphClient, GraphPage};
 pub use error::GraphError;
 pub use request::GraphRequest;
-pub use settings::{Credential, GraphSettings};
+pub use settings::{Credential, GraphSettings, parse_base_url, parse_client_id, parse_tenant_id};
