@@ -13,8 +13,8 @@ mod tools;
 use std::collections::HashMap;
 
 use common::{Harness, ldapsearch, start, start_with};
+use graph_emulator::Tenant;
 use ldap_graph_gateway::config::Config;
-use ldap_graph_gateway::emulator::Tenant;
 use ldap_graph_gateway::ldap::accounts::hash_password;
 use ldap_graph_gateway::ldap::accounts::{AccountSecret, BindAccount};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};

@@ -12,7 +12,7 @@ mod tools;
 use std::time::{Duration, Instant};
 
 use common::{Harness, ldapsearch, start, start_with};
-use ldap_graph_gateway::emulator::{Fault, Tenant};
+use graph_emulator::{Fault, Tenant};
 use ldap_graph_gateway::ldap::accounts::hash_password;
 use ldap_graph_gateway::ldap::accounts::{AccountSecret, BindAccount};
 use tenant::*;
