@@ -106,35 +106,31 @@ pub(crate) fn validated_base_url(key: &str, raw: &str) -> Result<Url, GraphError
 /// The one parser of `tenant_id`: a tenant GUID or domain name, which goes into the
 /// token URL's path unescaped, so nothing outside letters, digits, `-` and `.`.
 pub fn parse_tenant_id(raw: &str) -> Result<String, String> {
-    let text = raw.trim();
-    if text.is_empty() {
-        return Err("must not be empty".to_string());
-    }
-    if !text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'))
-    {
-        return Err(format!(
-            "`{text}` must be a tenant GUID or domain name (letters, digits, '-', '.')"
-        ));
-    }
-    Ok(text.to_string())
+    parse_id(
+        raw,
+        |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'),
+        "must be a tenant GUID or domain name (letters, digits, '-', '.')",
+    )
 }
 
 /// The one parser of `client_id`: the app registration's id (a GUID), sent in a form
 /// field; nothing that needs escaping.
 pub fn parse_client_id(raw: &str) -> Result<String, String> {
+    parse_id(
+        raw,
+        |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'),
+        "must be a GUID (letters, digits, '-', '.', '_')",
+    )
+}
+
+/// A non-empty id made of `allowed` characters only, trimmed.
+fn parse_id(raw: &str, allowed: fn(char) -> bool, shape: &str) -> Result<String, String> {
     let text = raw.trim();
     if text.is_empty() {
         return Err("must not be empty".to_string());
     }
-    if !text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-    {
-        return Err(format!(
-            "`{text}` must be a GUID (letters, digits, '-', '.', '_')"
-        ));
+    if !text.chars().all(allowed) {
+        return Err(format!("`{text}` {shape}"));
     }
     Ok(text.to_string())
 }
