@@ -178,16 +178,16 @@ impl Config {
     /// Validate configuration text. `origin` names the file in errors, and its directory
     /// anchors relative paths inside the configuration.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let checker = Checker {
+        let reader = ConfigReader {
             text,
             origin,
             base_dir: Path::new(origin).parent().unwrap_or(Path::new("")),
         };
         let raw: RawConfig = match toml::from_str(text) {
             Ok(raw) => raw,
-            Err(e) => return Err(checker.serde_error(&e)),
+            Err(e) => return Err(reader.serde_error(&e)),
         };
-        checker.config(raw)
+        reader.config(raw)
     }
 
     /// The configuration `demo` runs with: base `dc=example,dc=com`, anonymous search,
@@ -361,13 +361,13 @@ struct RawMapping {
 const SECRET_KEYS: &[&str] = &["client_secret", "password_hash"];
 
 /// Turns the raw file into a `Config`, reporting the first problem with its key and line.
-struct Checker<'a> {
+struct ConfigReader<'a> {
     text: &'a str,
     origin: &'a str,
     base_dir: &'a Path,
 }
 
-impl Checker<'_> {
+impl ConfigReader<'_> {
     fn line_of(&self, span: &Range<usize>) -> usize {
         let end = span.start.min(self.text.len());
         self.text.as_bytes()[..end]
