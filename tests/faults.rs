@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 use common::raw::{self, RawLdap, Received};
 use common::{Harness, ldapsearch, start_with};
 use graph_emulator::{Fault, PageFault, Tenant};
-use ldap_graph_gateway::config::{Account, AccountSecret, Config};
-use ldap_graph_gateway::ldap::accounts::hash_password;
+use ldap_graph_gateway::config::Config;
+use ldap_graph_gateway::directory::mapping::Override;
+use ldap_graph_gateway::ldap::accounts::{AccountSecret, BindAccount, hash_password};
 use ldap3_proto::LdapResultCode;
 use ldap3_proto::proto::{LdapFilter, LdapOp, LdapSearchScope};
 use tenant::*;
@@ -499,7 +500,7 @@ async fn abandon_stops_a_search_and_the_connection_carries_on() {
 async fn start_with_account(tweak: impl FnOnce(&mut Config)) -> Harness {
     let hash = hash_password(ACCOUNT_PASSWORD).expect("hash");
     start_with(sample(), move |cfg| {
-        cfg.ldap.accounts = vec![Account {
+        cfg.ldap.accounts = vec![BindAccount {
             dn: ACCOUNT_DN.to_string(),
             names: vec!["phones@example.com".to_string()],
             secret: AccountSecret::Hash(hash),
@@ -929,8 +930,8 @@ async fn mapping_overrides_rename_and_drop_attributes_in_answers_and_filters() {
     assert!(megan["mobilePhone"].as_str().is_some_and(|m| !m.is_empty()));
     let h = start_with(sample(), |cfg| {
         cfg.mapping.users = vec![
-            ("title".to_string(), "department".to_string()),
-            ("mobile".to_string(), String::new()),
+            Override::parse("title", "department").expect("title = department"),
+            Override::parse("mobile", "").expect("mobile dropped"),
         ];
     })
     .await;
@@ -1169,7 +1170,7 @@ async fn hash_password_prints_a_hash_the_gateway_accepts_for_that_password_only(
     assert!(!run.stdout.contains(password) && !run.stderr.contains(password));
 
     let h = start_with(sample(), move |cfg| {
-        cfg.ldap.accounts = vec![Account {
+        cfg.ldap.accounts = vec![BindAccount {
             dn: ACCOUNT_DN.to_string(),
             names: Vec::new(),
             secret: AccountSecret::Hash(hash),
