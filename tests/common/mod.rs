@@ -175,3 +175,5 @@ fn decode_b64(s: &str) -> String {
     }
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+pub mod raw;
