@@ -1436,13 +1436,43 @@ fn large_tenant(copies: usize) -> Tenant {
     t
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_refusal_while_a_large_search_streams_still_reaches_the_client() {
-    use futures_util::{SinkExt, StreamExt};
-    use ldap3_proto::proto::{
-        LdapDerefAliases, LdapFilter, LdapMsg, LdapOp, LdapSearchRequest, LdapSearchScope,
-    };
+type RawClient = tokio_util::codec::Framed<tokio::net::TcpStream, ldap3_proto::LdapCodec>;
 
+/// A client that reads slowly: a small receive buffer, so that a large search fills the
+/// socket and the connection's channel while it does not read.
+async fn slow_reader(h: &Harness) -> RawClient {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let stream = socket.connect(h.addr()).await.expect("connect");
+    tokio_util::codec::Framed::new(stream, ldap3_proto::LdapCodec::default())
+}
+
+/// A subtree search under ou=users for every attribute.
+fn users_search(msgid: i32, filter: ldap3_proto::proto::LdapFilter) -> ldap3_proto::proto::LdapMsg {
+    use ldap3_proto::proto::{
+        LdapDerefAliases, LdapMsg, LdapOp, LdapSearchRequest, LdapSearchScope,
+    };
+    LdapMsg::new(
+        msgid,
+        LdapOp::SearchRequest(LdapSearchRequest {
+            base: USERS_OU.to_string(),
+            scope: LdapSearchScope::Subtree,
+            aliases: LdapDerefAliases::Never,
+            sizelimit: 0,
+            timelimit: 0,
+            typesonly: false,
+            filter,
+            attrs: vec![],
+        }),
+    )
+}
+
+fn every_person() -> ldap3_proto::proto::LdapFilter {
+    ldap3_proto::proto::LdapFilter::Equality("objectClass".into(), "person".into())
+}
+
+/// A gateway over eight copies of the sample's users, and how many users that is.
+async fn start_large() -> (Harness, usize) {
     let tenant = large_tenant(8);
     let expected = users(&tenant).len();
     assert!(expected > 2000);
@@ -1451,31 +1481,31 @@ async fn a_refusal_while_a_large_search_streams_still_reaches_the_client() {
         cfg.search.max_scan = 100_000;
     })
     .await;
-    // A client that reads slowly: a small receive buffer, and no reading at first.
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    let stream = socket.connect(h.addr()).await.expect("connect");
-    let mut client = tokio_util::codec::Framed::new(stream, ldap3_proto::LdapCodec::default());
-    let search = |msgid: i32, filter: LdapFilter| {
-        LdapMsg::new(
-            msgid,
-            LdapOp::SearchRequest(LdapSearchRequest {
-                base: USERS_OU.to_string(),
-                scope: LdapSearchScope::Subtree,
-                aliases: LdapDerefAliases::Never,
-                sizelimit: 0,
-                timelimit: 0,
-                typesonly: false,
-                filter,
-                attrs: vec![],
-            }),
-        )
-    };
+    (h, expected)
+}
+
+/// The next reply, within `deadline`.
+async fn next_reply(
+    client: &mut RawClient,
+    deadline: tokio::time::Instant,
+) -> ldap3_proto::proto::LdapMsg {
+    use futures_util::StreamExt;
+    tokio::time::timeout_at(deadline, client.next())
+        .await
+        .expect("a reply before the deadline")
+        .expect("the connection stays open")
+        .expect("a well-formed reply")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refusal_while_a_large_search_streams_still_reaches_the_client() {
+    use futures_util::SinkExt;
+    use ldap3_proto::proto::{LdapFilter, LdapOp};
+
+    let (h, expected) = start_large().await;
+    let mut client = slow_reader(&h).await;
     client
-        .send(search(
-            1,
-            LdapFilter::Equality("objectClass".into(), "person".into()),
-        ))
+        .send(users_search(1, every_person()))
         .await
         .expect("send the large search");
     // Let the search fill the socket and the connection's channel.
@@ -1485,7 +1515,7 @@ async fn a_refusal_while_a_large_search_streams_still_reaches_the_client() {
         deep = LdapFilter::And(vec![deep]);
     }
     client
-        .send(search(2, deep))
+        .send(users_search(2, deep))
         .await
         .expect("send the refused search");
 
@@ -1493,11 +1523,7 @@ async fn a_refusal_while_a_large_search_streams_still_reaches_the_client() {
     let (mut done_large, mut done_refused) = (None, None);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while done_large.is_none() || done_refused.is_none() {
-        let msg = tokio::time::timeout_at(deadline, client.next())
-            .await
-            .expect("every reply arrives before the deadline")
-            .expect("the connection stays open")
-            .expect("a well-formed reply");
+        let msg = next_reply(&mut client, deadline).await;
         match (msg.msgid, msg.op) {
             (1, LdapOp::SearchResultEntry(_)) => entries += 1,
             (1, LdapOp::SearchResultDone(res)) => done_large = Some(res),
@@ -1523,5 +1549,73 @@ async fn a_refusal_while_a_large_search_streams_still_reaches_the_client() {
         large.message
     );
     assert_eq!(entries, expected, "every user streamed");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_abandon_while_a_large_search_streams_stops_it() {
+    use futures_util::{SinkExt, StreamExt};
+    use ldap3_proto::proto::{LdapExtendedRequest, LdapMsg, LdapOp};
+
+    let (h, expected) = start_large().await;
+    let mut client = slow_reader(&h).await;
+    client
+        .send(users_search(1, every_person()))
+        .await
+        .expect("send the large search");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut entries = 0usize;
+    while entries < 10 {
+        match next_reply(&mut client, deadline).await.op {
+            LdapOp::SearchResultEntry(_) => entries += 1,
+            other => panic!("an entry expected, got {other:?}"),
+        }
+    }
+    client
+        .send(LdapMsg::new(2, LdapOp::AbandonRequest(1)))
+        .await
+        .expect("send abandon");
+    // Read slowly until the connection falls quiet: what was queued before the abandon
+    // arrives, then nothing, and never a SearchResultDone (RFC 4511 §4.11).
+    loop {
+        let msg = match tokio::time::timeout(Duration::from_secs(1), client.next()).await {
+            Err(_) => break,
+            Ok(msg) => msg
+                .expect("the connection stays open")
+                .expect("a well-formed reply"),
+        };
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        match (msg.msgid, msg.op) {
+            (1, LdapOp::SearchResultEntry(_)) => entries += 1,
+            (1, LdapOp::SearchResultDone(res)) => {
+                panic!("the abandoned search ran to its end ({entries} entries): {res:?}")
+            }
+            (id, op) => panic!("unexpected reply on message {id}: {op:?}"),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the search never stopped"
+        );
+    }
+    // The connection still serves.
+    let whoami = LdapExtendedRequest {
+        name: "1.3.6.1.4.1.4203.1.11.3".to_string(),
+        value: None,
+    };
+    client
+        .send(LdapMsg::new(3, LdapOp::ExtendedRequest(whoami)))
+        .await
+        .expect("send WhoAmI");
+    let msg = next_reply(&mut client, deadline).await;
+    assert_eq!(msg.msgid, 3);
+    assert!(
+        matches!(&msg.op, LdapOp::ExtendedResponse(r) if r.res.code == ldap3_proto::LdapResultCode::Success),
+        "{:?}",
+        msg.op
+    );
+    assert!(
+        entries < expected,
+        "the abandoned search stopped ({entries} of {expected} entries sent)"
+    );
     h.stop().await;
 }

@@ -10,8 +10,9 @@ use super::paged::PagedState;
 pub enum Out {
     /// A PDU to write.
     Msg(LdapMsg),
-    /// The operation `msgid` has finished (its final PDU was sent before).
-    Done(i32),
+    /// The operation `msgid` has ended, with its final PDU to write (`None` when it was
+    /// abandoned or its connection went away).
+    Finished(i32, Option<LdapMsg>),
     /// Paged-results state to keep for the next page request.
     Paged(Vec<u8>, Box<PagedState>),
 }

@@ -21,7 +21,8 @@ use crate::error::LdapError;
 use crate::search::order::OrderKey;
 use crate::search::{SearchOutput, SearchParams};
 
-/// Runs one search request and sends its entries and SearchResultDone.
+/// Runs one search request: sends its entries and returns its SearchResultDone, which the
+/// connection writes as the operation ends (`None`: the connection is gone).
 pub async fn run(
     gw: &Gateway,
     identity: &Identity,
@@ -30,10 +31,10 @@ pub async fn run(
     (ctrls, critical): (&[LdapControl], &[String]),
     resume: Resume,
     tx: &mpsc::Sender<Out>,
-) {
+) -> Option<LdapMsg> {
     let answer = answer_search(gw, identity, req, (ctrls, critical), resume).await;
     let selection = AttributeSelection::new(&req.attrs, req.typesonly);
-    stream(msgid, answer, &selection, tx).await;
+    stream(msgid, answer, &selection, tx).await
 }
 
 async fn answer_search(
@@ -110,29 +111,24 @@ pub(super) async fn ask(
     }
 }
 
-/// Sends the answer: entries, the paged state (before the Done, so the next page request
-/// finds it), then SearchResultDone. Stops when the connection is gone.
+/// Sends the answer's entries and the paged state (before the Done, so the next page
+/// request finds it) and returns the SearchResultDone; `None` when the connection is gone.
 async fn stream(
     msgid: i32,
     answer: Answer,
     selection: &AttributeSelection,
     tx: &mpsc::Sender<Out>,
-) {
+) -> Option<LdapMsg> {
     for e in &answer.entries {
         let msg = LdapMsg::new(msgid, LdapOp::SearchResultEntry(selection.render(e)));
-        if tx.send(Out::Msg(msg)).await.is_err() {
-            return;
-        }
+        tx.send(Out::Msg(msg)).await.ok()?;
     }
-    if let Some((cookie, state)) = answer.keep
-        && tx.send(Out::Paged(cookie, Box::new(state))).await.is_err()
-    {
-        return;
+    if let Some((cookie, state)) = answer.keep {
+        tx.send(Out::Paged(cookie, Box::new(state))).await.ok()?;
     }
-    let done = LdapMsg::new_with_ctrls(
+    Some(LdapMsg::new_with_ctrls(
         msgid,
         LdapOp::SearchResultDone(answer.result),
         answer.controls,
-    );
-    let _ = tx.send(Out::Msg(done)).await;
+    ))
 }

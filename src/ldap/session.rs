@@ -104,20 +104,23 @@ async fn run(
                 let mut next = Some(out);
                 let mut failed = false;
                 while let Some(out) = next.take() {
-                    match out {
-                        Out::Msg(m) => {
-                            let fed = tokio::time::timeout(WRITE_TIMEOUT, framed.feed(m)).await;
-                            if !matches!(fed, Ok(Ok(()))) {
-                                failed = true;
-                                break;
-                            }
-                        }
-                        Out::Done(id) => {
+                    let msg = match out {
+                        Out::Msg(m) => Some(m),
+                        Out::Finished(id, last) => {
                             conn.ops.remove(&id);
                             idle_deadline = Instant::now() + idle;
+                            last
                         }
                         Out::Paged(cookie, state) => {
                             conn.paged.keep(cookie, *state, std::time::Instant::now());
+                            None
+                        }
+                    };
+                    if let Some(m) = msg {
+                        let fed = tokio::time::timeout(WRITE_TIMEOUT, framed.feed(m)).await;
+                        if !matches!(fed, Ok(Ok(()))) {
+                            failed = true;
+                            break;
                         }
                     }
                     next = rx.try_recv().ok();
@@ -514,7 +517,7 @@ fn start_search(
     let span =
         info_span!("search", msgid = id, base = %req.base, filter = %short_filter(&req.filter));
     spawn_operation(conn, id, span, async move {
-        search_op::run(&gw, &identity, id, &req, (&ctrls, &critical), resume, &tx).await;
+        search_op::run(&gw, &identity, id, &req, (&ctrls, &critical), resume, &tx).await
     });
     None
 }
@@ -527,13 +530,10 @@ fn start_compare(conn: &mut Conn, id: i32, req: LdapCompareRequest) -> Option<Ld
     }
     let gw = conn.gw.clone();
     let identity = conn.identity.clone();
-    let tx = conn.tx.clone();
     let span = info_span!("compare", msgid = id, dn = %req.dn, attribute = %req.atype);
     spawn_operation(conn, id, span, async move {
         let res = compare_op::compare(&gw, &identity, &req).await;
-        let _ = tx
-            .send(Out::Msg(LdapMsg::new(id, LdapOp::CompareResult(res))))
-            .await;
+        Some(LdapMsg::new(id, LdapOp::CompareResult(res)))
     });
     None
 }
@@ -553,23 +553,27 @@ fn over_operation_cap(conn: &Conn, id: i32, request_tag: u64) -> Option<LdapMsg>
 }
 
 /// Runs `work` as an operation of the connection: abandonable by its message id, counted
-/// until it ends, then reported done.
+/// until it ends. Its final PDU travels with the end, so the connection forgets the
+/// operation exactly when the client sees it finish (StartTLS checks that none is running).
 fn spawn_operation(
     conn: &mut Conn,
     id: i32,
     span: Span,
-    work: impl std::future::Future<Output = ()> + Send + 'static,
+    work: impl std::future::Future<Output = Option<LdapMsg>> + Send + 'static,
 ) {
     let token = CancellationToken::new();
     conn.ops.insert(id, token.clone());
     let tx = conn.tx.clone();
     tokio::spawn(
         async move {
-            tokio::select! {
-                _ = token.cancelled() => debug!("abandoned"),
-                _ = work => {}
-            }
-            let _ = tx.send(Out::Done(id)).await;
+            let last = tokio::select! {
+                _ = token.cancelled() => {
+                    debug!("abandoned");
+                    None
+                }
+                last = work => last,
+            };
+            let _ = tx.send(Out::Finished(id, last)).await;
         }
         .instrument(span),
     );
