@@ -484,31 +484,22 @@ mod tests {
             filter: ldap3_proto::proto::LdapFilter::Present("cn".into()),
             attrs: vec![],
         };
-        assert_eq!(
-            SearchLimits::of(&edge, &req),
-            SearchLimits {
-                size: 500,
-                time: Duration::from_secs(20)
-            }
-        );
-        req.sizelimit = 3;
-        req.timelimit = 2;
-        assert_eq!(
-            SearchLimits::of(&edge, &req),
-            SearchLimits {
-                size: 3,
-                time: Duration::from_secs(2)
-            }
-        );
-        req.sizelimit = 9000;
-        req.timelimit = 600;
-        assert_eq!(
-            SearchLimits::of(&edge, &req),
-            SearchLimits {
-                size: 500,
-                time: Duration::from_secs(20)
-            }
-        );
+        // (request size, request time) -> (size, seconds) in force.
+        for ((size, time), want) in [
+            ((0, 0), (500, 20)),
+            ((3, 2), (3, 2)),
+            ((9000, 600), (500, 20)),
+            ((-1, -5), (500, 20)),
+        ] {
+            req.sizelimit = size;
+            req.timelimit = time;
+            let got = SearchLimits::of(&edge, &req);
+            assert_eq!(
+                (got.size, got.time.as_secs()),
+                want,
+                "request {size}/{time}"
+            );
+        }
     }
 
     #[test]
