@@ -1619,3 +1619,71 @@ async fn an_abandon_while_a_large_search_streams_stops_it() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn beyond_32_operations_on_one_connection_a_search_or_compare_is_busy_51() {
+    use futures_util::SinkExt;
+    use ldap3_proto::LdapResultCode;
+    use ldap3_proto::proto::{LdapCompareRequest, LdapFilter, LdapMsg, LdapOp};
+
+    let h = start_with(Tenant::sample(), |cfg| cfg.search.cache_ttl_secs = 0).await;
+    // Warm the token, then hold every Graph request for 1.5 s.
+    let warm = ldapsearch(&["-x", "-H", &h.url(), "-b", USERS_OU, "(sn=Zz-warm-up)"]).await;
+    assert_eq!(warm.code, 0, "{}", warm.stderr);
+    h.emu.set_fault(Fault::Slow { millis: 1500 });
+    let mut client = slow_reader(&h).await;
+    let bowen = || LdapFilter::Equality("sn".into(), "Bowen".into());
+    for msgid in 1..=32 {
+        client
+            .send(users_search(msgid, bowen()))
+            .await
+            .expect("send search");
+    }
+    let compare = LdapCompareRequest {
+        dn: MEGAN_DN.to_string(),
+        atype: "sn".into(),
+        val: b"Bowen".to_vec(),
+    };
+    client
+        .send(LdapMsg::new(33, LdapOp::CompareRequest(compare)))
+        .await
+        .expect("send compare");
+    client
+        .send(users_search(34, bowen()))
+        .await
+        .expect("send search");
+
+    let want = matching(&sample(), |p| eq(p, "sn", "Bowen")).len();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut busy = Vec::new();
+    let mut finished = 0;
+    let mut entries = 0;
+    while finished < 32 {
+        let msg = next_reply(&mut client, deadline).await;
+        match (msg.msgid, msg.op) {
+            (33, LdapOp::CompareResult(res)) | (34, LdapOp::SearchResultDone(res)) => {
+                assert_eq!(res.code, LdapResultCode::Busy, "{}", res.message);
+                assert_eq!(
+                    finished, 0,
+                    "the refusal comes at once, not after the searches"
+                );
+                busy.push(msg.msgid);
+            }
+            (1..=32, LdapOp::SearchResultEntry(_)) => entries += 1,
+            (1..=32, LdapOp::SearchResultDone(res)) => {
+                assert_eq!(res.code, LdapResultCode::Success, "{}", res.message);
+                finished += 1;
+            }
+            (id, op) => panic!("unexpected reply on message {id}: {op:?}"),
+        }
+    }
+    busy.sort();
+    assert_eq!(
+        busy,
+        vec![33, 34],
+        "the 33rd and 34th operations are refused"
+    );
+    assert_eq!(entries, 32 * want, "each admitted search found every Bowen");
+    h.emu.set_fault(Fault::None);
+    h.stop().await;
+}
