@@ -13,6 +13,7 @@ use ldap3_proto::LdapResultCode;
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use tokio::time::Instant;
 
+use self::order::OrderKey;
 use crate::directory::Collection;
 use crate::directory::entry::Entry;
 use crate::directory::filter::{MatchContext, Tri, evaluate};
@@ -69,10 +70,12 @@ pub struct SearchParams<'a> {
     pub filter: &'a LdapFilter,
     /// When the operation must end (time limit).
     pub deadline: Instant,
+    /// The sort control's keys (RFC 2891); `None` orders by CONTRACT §8's default.
+    pub order: Option<&'a [OrderKey]>,
 }
 
-/// Entries of a search, in the order of CONTRACT §8, plus a result to report after them
-/// when the search could not complete (time limit).
+/// Entries of a search, in the order asked for (`SearchParams::order`, else CONTRACT §8),
+/// plus a result to report after them when the search could not complete (time limit).
 pub struct SearchOutput {
     pub entries: Vec<Entry>,
     pub incomplete: Option<LdapError>,
@@ -203,7 +206,7 @@ impl Directory {
         Ok(Coverage { fixed, collections })
     }
 
-    /// Runs a search: the matching entries in CONTRACT §8 order.
+    /// Runs a search: the matching entries in the order asked for (else CONTRACT §8's).
     pub async fn search(&self, p: &SearchParams<'_>) -> Result<SearchOutput, LdapError> {
         let Coverage { fixed, collections } = self.coverage(p.base, p.scope.clone())?;
         let leaf_scope = matches!(
@@ -282,6 +285,10 @@ impl Directory {
             if base_object && !found_base && incomplete.is_none() {
                 return Err(no_such_object(p.base));
             }
+        }
+        match p.order {
+            Some(keys) => order::sort_entries(&mut entries, keys),
+            None => order::sort_entries(&mut entries, &[order::default_key(p.filter)]),
         }
         Ok(SearchOutput {
             entries,
