@@ -1168,10 +1168,25 @@ async fn a_time_limit_part_way_through_a_paged_or_vlv_search_is_3_as_unpaged() {
             "{what}: timeLimitExceeded expected, got {}: {}",
             out.code, out.stderr
         );
+        // CONTRACT §6: timeLimitExceeded comes after the entries already found. Unpaged,
+        // those are the first Graph page's (100) users; paged, at most one LDAP page of
+        // them; a VLV window is only known once every candidate is read, so it has none.
+        let dns = out.dns();
+        let most = if what == "vlv" { 0 } else { 100 };
         assert!(
-            out.dns().is_empty(),
-            "{what}: no entry was complete: {}",
+            dns.len() <= most,
+            "{what}: at most {most} entries before the time limit, got {}: {}",
+            dns.len(),
             out.stdout
+        );
+        let known = dn_set(users.iter().map(|p| p.dn.as_str()));
+        let extra: Vec<_> = dn_set(dns.iter().map(|d| d.as_str()))
+            .difference(&known)
+            .cloned()
+            .collect();
+        assert!(
+            extra.is_empty(),
+            "{what}: not users of the tenant: {extra:?}"
         );
         let info = additional_info(&out.stderr).to_lowercase();
         assert!(
