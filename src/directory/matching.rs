@@ -168,11 +168,10 @@ fn prepare(kind: Preparation, s: &str, position: Position) -> Option<String> {
             if position == Position::Whole && (s.is_empty() || !s.chars().all(is_printable)) {
                 return None;
             }
-            let prepared: String = s
-                .chars()
-                .filter(|c| !is_space(*c) && *c != '-')
-                .map(|c| c.to_ascii_lowercase())
-                .collect();
+            // slapd 2.5's telephoneNumberNormalize removes spaces and hyphens and folds
+            // nothing: telephoneNumberMatch then compares octets, so `X1234` ≠ `x1234`
+            // (CONTRACT §6: OpenLDAP is the reference; checked against slapd).
+            let prepared: String = s.chars().filter(|c| !is_space(*c) && *c != '-').collect();
             // slapd's telephoneNumberNormalize refuses a value (or substring piece) that
             // is empty once spaces and hyphens are gone: the assertion is Undefined.
             if prepared.is_empty() && !s.is_empty() {

@@ -168,6 +168,9 @@ fn filters(plan: &PushdownPlan) -> Vec<String> {
 fn client_filters_become_expected_requests() {
     use Collection::{Contacts, Users};
     let uf = "(accountEnabled eq true) and ";
+    // A stored value matching a text assertion starts with its first word (in both normal
+    // forms) or with a space (docs/exactness.md "Stored-spelling variance").
+    let sw = |p: &str, v: &str| format!("startsWith({p},'{v}') or startsWith({p},' ')");
     type Case = (
         &'static str,
         Collection,
@@ -181,7 +184,9 @@ fn client_filters_become_expected_requests() {
             "(|(cn=jo*)(sn=jo*))",
             Users,
             vec![format!(
-                "{uf}(startsWith(displayName,'jo') or startsWith(surname,'jo'))"
+                "{uf}({} or {})",
+                sw("displayName", "jo"),
+                sw("surname", "jo")
             )],
             vec![],
             false,
@@ -190,7 +195,7 @@ fn client_filters_become_expected_requests() {
         (
             "(&(telephoneNumber=*)(sn=Meyer))",
             Users,
-            vec![format!("{uf}(surname eq 'Meyer')")],
+            vec![format!("{uf}({})", sw("surname", "Meyer"))],
             vec![],
             false,
         ),
@@ -199,7 +204,9 @@ fn client_filters_become_expected_requests() {
             "(|(gn=Ann*)(cn=Ann*))",
             Users,
             vec![format!(
-                "{uf}(startsWith(givenName,'Ann') or startsWith(displayName,'Ann'))"
+                "{uf}({} or {})",
+                sw("givenName", "Ann"),
+                sw("displayName", "Ann")
             )],
             vec![],
             false,
@@ -208,7 +215,7 @@ fn client_filters_become_expected_requests() {
         (
             "(&(objectClass=*)(givenName>=Ryan)(givenName<=zz)(givenName=Ryan*))",
             Users,
-            vec![format!("{uf}(startsWith(givenName,'Ryan'))")],
+            vec![format!("{uf}({})", sw("givenName", "Ryan"))],
             vec![],
             false,
         ),
@@ -224,15 +231,18 @@ fn client_filters_become_expected_requests() {
         (
             "(mail=ann@example.com)",
             Users,
-            vec![format!("{uf}(mail eq 'ann@example.com')")],
+            vec![format!("{uf}({})", sw("mail", "ann@example.com"))],
             vec![],
             false,
         ),
-        // Two mails merge into `in`.
+        // Two mails share one leading-space clause.
         (
             "(|(mail=a@x.com)(mail=b@x.com))",
             Users,
-            vec![format!("{uf}(mail in ('a@x.com','b@x.com'))")],
+            vec![format!(
+                "{uf}({} or startsWith(mail,'b@x.com'))",
+                sw("mail", "a@x.com")
+            )],
             vec![],
             false,
         ),
@@ -249,24 +259,25 @@ fn client_filters_become_expected_requests() {
             "(|(cn=*jo*)(mail=jo@x.com))",
             Users,
             vec![
-                format!("{uf}(mail eq 'jo@x.com')"),
+                format!("{uf}({})", sw("mail", "jo@x.com")),
                 "accountEnabled eq true".to_string(),
             ],
             vec![r#""displayName:jo""#],
             false,
         ),
-        // Insignificant spaces: only the first word is safe (RFC 4518 §2.6.1).
+        // Insignificant spaces: a stored value starts with the first word and a space
+        // (RFC 4518 §2.6.1), or with a space.
         (
             "(cn=John  Smith)",
             Users,
-            vec![format!("{uf}(startsWith(displayName,'John'))")],
+            vec![format!("{uf}({})", sw("displayName", "John "))],
             vec![],
             false,
         ),
         (
             "(sn=O'Brien)",
             Users,
-            vec![format!("{uf}(surname eq 'O''Brien')")],
+            vec![format!("{uf}({})", sw("surname", "O''Brien"))],
             vec![],
             false,
         ),
@@ -275,7 +286,9 @@ fn client_filters_become_expected_requests() {
             "(sAMAccountName=jdoe)",
             Users,
             vec![format!(
-                "{uf}(onPremisesSamAccountName eq 'jdoe' or mailNickname eq 'jdoe')"
+                "{uf}({} or {})",
+                sw("onPremisesSamAccountName", "jdoe"),
+                sw("mailNickname", "jdoe")
             )],
             vec![],
             true,
@@ -292,7 +305,7 @@ fn client_filters_become_expected_requests() {
         (
             "(&(objectClass=contact)(cn=a*))",
             Contacts,
-            vec!["startsWith(displayName,'a')".to_string()],
+            vec![sw("displayName", "a")],
             vec![],
             false,
         ),
@@ -300,7 +313,7 @@ fn client_filters_become_expected_requests() {
         (
             "(|(cn=ann)(fooBar=x))",
             Users,
-            vec![format!("{uf}(displayName eq 'ann')")],
+            vec![format!("{uf}({})", sw("displayName", "ann"))],
             vec![],
             false,
         ),
@@ -316,7 +329,7 @@ fn client_filters_become_expected_requests() {
         (
             "(&(!(objectClass=groupOfNames))(sn=a*))",
             Users,
-            vec![format!("{uf}(startsWith(surname,'a'))")],
+            vec![format!("{uf}({})", sw("surname", "a"))],
             vec![],
             false,
         ),
@@ -333,6 +346,43 @@ fn client_filters_become_expected_requests() {
             "(facsimileTelephoneNumber=123)",
             Users,
             vec![],
+            vec![],
+            false,
+        ),
+        // Both normal forms of a precomposed letter, in one request.
+        (
+            "(sn=M\u{fc}ller)",
+            Users,
+            vec![format!(
+                "{uf}(startsWith(surname,'M\u{fc}ller') or startsWith(surname,'Mu\u{308}ller') or startsWith(surname,' '))"
+            )],
+            vec![],
+            false,
+        ),
+        // A contains word in both normal forms (non-strict $search).
+        (
+            "(cn=*Zo\u{eb}*)",
+            Users,
+            vec!["accountEnabled eq true".to_string()],
+            vec!["\"displayName:Zo\u{eb}\" OR \"displayName:Zoe\u{308}\""],
+            false,
+        ),
+        // `eq` alone would miss " Sales": with no startsWith, department is checked locally.
+        (
+            "(department=Sales)",
+            Users,
+            vec!["accountEnabled eq true".to_string()],
+            vec![],
+            false,
+        ),
+        // ipPhone is AD's, not mapped: Undefined, and so is its negation (CONTRACT §6).
+        ("(!(ipPhone=*))", Users, vec![], vec![], false),
+        ("(!(otherTelephone=+1425))", Contacts, vec![], vec![], false),
+        // A known type the collection lacks is absent: its negation is TRUE.
+        (
+            "(!(homePhone=*))",
+            Users,
+            vec!["accountEnabled eq true".to_string()],
             vec![],
             false,
         ),
@@ -379,7 +429,7 @@ fn decoded_request_has_select_top_and_no_headers_by_default() {
     assert_eq!(
         q.display_decoded(),
         "GET /v1.0/users?$filter=(accountEnabled eq true) and (startsWith(displayName,'jo') or \
-         startsWith(surname,'jo'))&$select=id,userPrincipalName,displayName,givenName,surname,mail,\
+         startsWith(displayName,' ') or startsWith(surname,'jo') or startsWith(surname,' '))&$select=id,userPrincipalName,displayName,givenName,surname,mail,\
          businessPhones,mobilePhone,faxNumber,jobTitle,department,companyName,officeLocation,\
          streetAddress,city,state,postalCode,country,employeeId,preferredLanguage,\
          onPremisesSamAccountName,mailNickname&$top=999"
@@ -392,7 +442,7 @@ fn negated_approximation_is_neither_pushed_nor_reported() {
     let plan = plan_with("(&(sn=a*)(!(cn=*jo*)))", Collection::Users, None, &DEFAULTS);
     assert_eq!(
         filters(&plan),
-        vec!["(accountEnabled eq true) and (startsWith(surname,'a'))"]
+        vec!["(accountEnabled eq true) and (startsWith(surname,'a') or startsWith(surname,' '))"]
     );
     assert!(plan.queries[0].search.is_none());
     assert!(plan.approximations.is_empty(), "{:?}", plan.approximations);
@@ -400,25 +450,59 @@ fn negated_approximation_is_neither_pushed_nor_reported() {
 }
 
 #[test]
-fn text_values_are_used_only_in_normal_form() {
-    use super::pushdown::{TextForm, text_form};
-    assert_eq!(text_form("Ann Lee"), TextForm::Whole("Ann Lee".into()));
-    assert_eq!(text_form(" Ann Lee"), TextForm::Prefix("Ann".into()));
-    assert_eq!(text_form("Ann Lee "), TextForm::Prefix("Ann".into()));
-    assert_eq!(text_form("Jo\u{AD}hn"), TextForm::Prefix("Jo".into()));
+fn text_prefixes_cover_every_stored_spelling() {
+    use super::pushdown::{TextPosition::*, TextRule::*, spelling_prefixes, stored_prefixes};
+    let p = |v: &str, r, pos| stored_prefixes(v, r, pos);
+    let v = |xs: &[&str]| Some(xs.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+    // One word: its trimmed text (trailing spaces follow it) or a leading space.
+    assert_eq!(p("Meyer", Unicode, Whole), v(&["Meyer", " "]));
+    assert_eq!(p("  Meyer  ", Unicode, Whole), v(&["Meyer", " "]));
+    // Several words: the first one and a space (repeated spaces follow it).
+    assert_eq!(p("John Smith", Unicode, Whole), v(&["John ", " "]));
+    assert_eq!(p(" John   Smith ", Unicode, Whole), v(&["John ", " "]));
+    // initial keeps one trailing space under caseIgnore (slapd), none under IA5.
+    assert_eq!(p("john", Unicode, Initial), v(&["john", " "]));
+    assert_eq!(p("john sm", Unicode, Initial), v(&["john ", " "]));
+    assert_eq!(p("john ", Unicode, Initial), v(&["john ", " "]));
+    assert_eq!(p("john ", Ia5, Initial), v(&["john", " "]));
+    assert_eq!(p("a b@x", Ia5, Whole), v(&["a ", " "]));
+    assert_eq!(p("jos\u{e9}@x", Ia5, Whole), None);
+    // Both normal forms of the first precomposed letter, whichever form was asserted.
     assert_eq!(
-        text_form("Ren\u{e9}e"),
-        TextForm::Whole("Ren\u{e9}e".into())
+        p("Zo\u{eb}", Unicode, Whole),
+        v(&["Zo\u{eb}", "Zoe\u{308}", " "])
     );
-    // NFD input is compared in NFC, as OpenLDAP treats both alike.
     assert_eq!(
-        text_form("Rene\u{301}e"),
-        TextForm::Whole("Ren\u{e9}e".into())
+        p("Zoe\u{308}", Unicode, Whole),
+        v(&["Zo\u{eb}", "Zoe\u{308}", " "])
     );
-    // The ligature folds under NFKC (RFC 4518 §2.2): only the part before it is safe.
-    assert_eq!(text_form("Gra\u{fb01}n"), TextForm::Prefix("Gra".into()));
-    assert_eq!(text_form("  "), TextForm::Unusable);
-    assert_eq!(text_form("\u{200b}x"), TextForm::Unusable);
+    assert_eq!(
+        p("M\u{fc}ller", Unicode, Whole),
+        v(&["M\u{fc}ller", "Mu\u{308}ller", " "])
+    );
+    // Cut before the second such letter, so mixed spellings stay covered.
+    assert_eq!(
+        p("M\u{fc}ller-L\u{fc}denscheidt", Unicode, Whole),
+        v(&["M\u{fc}ller-L", "Mu\u{308}ller-L", " "])
+    );
+    // A letter with two marks has more spellings (orders, partial composition): cut.
+    assert_eq!(p("Nguy\u{1ec5}n", Unicode, Whole), v(&["Nguy", " "]));
+    assert_eq!(p("\u{1ec5}", Unicode, Whole), None);
+    // A mark that does not compose (q + U+0303) cuts before its base.
+    assert_eq!(p("Aq\u{303}x", Unicode, Whole), v(&["A", " "]));
+    // Compatibility characters fold under NFKC; format characters vanish.
+    assert_eq!(p("Gra\u{fb01}n", Unicode, Whole), v(&["Gra", " "]));
+    assert_eq!(p("Jo\u{AD}hn", Unicode, Whole), v(&["Jo", " "]));
+    assert_eq!(p("\u{200b}x", Unicode, Whole), None);
+    // Dotted capital I lowercases to two characters: no safe prefix.
+    assert_eq!(p("\u{130}rem", Unicode, Whole), None);
+    assert_eq!(p("  ", Unicode, Whole), None);
+    assert_eq!(p("", Unicode, Initial), None);
+    // $search words: both forms, no space handling.
+    assert_eq!(
+        spelling_prefixes("Zo\u{eb} Ann", Unicode),
+        v(&["Zo\u{eb} Ann", "Zoe\u{308} Ann"])
+    );
 }
 
 #[test]
@@ -597,7 +681,19 @@ fn long_or_is_split_or_dropped_within_the_url_limit() {
     let mails: String = (0..40).map(|i| format!("(mail=p{i}@x.com)")).collect();
     let plan = plan_with(&format!("(|{mails})"), Collection::Users, None, &DEFAULTS);
     assert!(!plan.unbounded);
-    assert!(plan.queries.iter().all(|q| q.count && url_fits(q)));
+    assert!(plan.queries.len() <= 2);
+    for q in &plan.queries {
+        assert!(url_fits(q));
+        // More than 15 OR children need the advanced parameters (GRAPH.md §4).
+        let children = q.filter.as_deref().unwrap_or("").matches(" or ").count() + 1;
+        assert_eq!(q.count, children > 15, "{}", q.display_decoded());
+    }
+    let sent: usize = plan
+        .queries
+        .iter()
+        .map(|q| q.filter.as_deref().unwrap_or("").matches("@x.com'").count())
+        .sum();
+    assert_eq!(sent, 40, "{}", explain_plan(&plan));
 }
 
 // ---------------------------------------------------------------- OData test evaluator
