@@ -1093,6 +1093,38 @@ mod tests {
     }
 
     #[test]
+    fn unmapped_ad_types_are_undefined_not_false() {
+        // CONTRACT §6: neither mapped nor standard, so unknown, even though AD defines them
+        // (slapd without them answers these Undefined too: no entry).
+        for f in [
+            "(ipPhone=*)",
+            "(!(ipPhone=*))",
+            "(!(otherTelephone=+14255550100))",
+            "(!(mailNickname=x*))",
+            "(!(proxyAddresses=smtp:x@y))",
+            "(!(ipPhone:=1234))",
+            "(!(|(ipPhone=1)(otherMobile=2)))",
+        ] {
+            assert_eq!(eval(f), Tri::Undefined, "{f}");
+        }
+        // Standard types and default-mapped AD-style ones the entry lacks are absent.
+        assert_eq!(eval("(!(pager=*))"), Tri::True);
+        assert_eq!(eval("(!(homePhone=*))"), Tri::True);
+        assert_eq!(eval("(!(department=*))"), Tri::True);
+        assert_eq!(eval("(|(cn=john smith)(ipPhone=1))"), Tri::True);
+        // A mapping that serves ipPhone puts its values in entries: there it is known.
+        let mut e = user();
+        if let Some(at) = schema::attribute("ipPhone") {
+            e.push(at, vec!["12 34".to_string()]);
+        }
+        let phone = rules(PhoneMatch::Rfc4517);
+        let ctx = MatchContext { phone: &phone };
+        let on = |f: &str| evaluate(&parse_filter(f).unwrap(), &e, &ctx);
+        assert_eq!(on("(ipPhone=1234)"), Tri::True);
+        assert_eq!(on("(!(ipPhone=99))"), Tri::True);
+    }
+
+    #[test]
     fn extensible_match() {
         assert_eq!(eval("(cn:caseExactMatch:=John Smith)"), Tri::True);
         assert_eq!(eval("(cn:caseExactMatch:=john smith)"), Tri::False);

@@ -822,6 +822,32 @@ mod tests {
             ),
             Some(true)
         );
+        // slapd compares letters case-sensitively after removing spaces and hyphens.
+        assert_eq!(eq(Equality::TelephoneNumber, "X1234", "x1234"), Some(false));
+        assert_eq!(
+            eq(Equality::TelephoneNumber, "X 12-34", "X1234"),
+            Some(true)
+        );
+        assert_eq!(
+            sub(
+                Substrings::TelephoneNumber,
+                "+1 425 EXT 7",
+                None,
+                &["ext"],
+                None
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            sub(
+                Substrings::TelephoneNumber,
+                "+1 425 EXT 7",
+                None,
+                &["EXT"],
+                None
+            ),
+            Some(true)
+        );
         // '#' and non-ASCII are not PrintableString: Undefined
         assert_eq!(eq(Equality::TelephoneNumber, "1", "12#"), None);
         assert_eq!(eq(Equality::TelephoneNumber, "1", ""), None);
