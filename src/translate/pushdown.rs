@@ -841,7 +841,7 @@ pub fn stored_prefixes(value: &str, rule: TextRule, position: TextPosition) -> O
 /// Spellings of the longest prefix of `text` (in NFC) that every string canonically
 /// equivalent to it begins with in one of them, when each character is stored in NFC or
 /// NFD: characters stable under NFD, NFKC and lowercasing are kept; the first character
-/// with exactly two spellings (a base and one combining mark) is kept in both; the text is
+/// with exactly two spellings (a base and one combining mark, or `i`/`İ`) is kept in both; the text is
 /// cut before the second such character, before anything else, and before the base of a
 /// combining mark it cuts at. `None` when nothing is left.
 pub fn spelling_prefixes(text: &str, rule: TextRule) -> Option<Vec<String>> {
@@ -849,6 +849,17 @@ pub fn spelling_prefixes(text: &str, rule: TextRule) -> Option<Vec<String>> {
     let mut two_spellings = false;
     let mut cut_at_mark = false;
     for ch in text.chars() {
+        // slapd lowercases `İ` (U+0130, NFC) to `i`, which Graph's case folding need not:
+        // `i`, `I` and `İ` are one letter with two spellings to ask for.
+        if rule == TextRule::Unicode && matches!(ch, 'i' | 'I' | '\u{130}') {
+            if two_spellings {
+                break;
+            }
+            let typed = if ch == 'i' { 'i' } else { 'I' };
+            clusters.push(vec![typed.to_string(), "\u{130}".to_string()]);
+            two_spellings = true;
+            continue;
+        }
         if is_inert_char(ch, rule) {
             clusters.push(vec![ch.to_string()]);
             continue;
