@@ -1666,3 +1666,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn explain_shows_the_spellings_sent() {
+    let plan = plan_with("(sn=M\u{fc}ller)", Collection::Users, None, &DEFAULTS);
+    let text = explain_plan(&plan);
+    assert!(
+        text.contains("startsWith(surname,'M\u{fc}ller') or startsWith(surname,'Mu\u{308}ller') or startsWith(surname,' ')"),
+        "{text}"
+    );
+    assert!(text.contains("stored spellings asked for"), "{text}");
+    assert!(
+        text.contains(
+            "(sn=M\u{fc}ller): surname starting with \"M\u{fc}ller\" or \"Mu\u{308}ller\" or \" \""
+        ),
+        "{text}"
+    );
+    // A property without startsWith says why it is read whole.
+    let text = explain_plan(&plan_with(
+        "(department=Sales)",
+        Collection::Users,
+        None,
+        &DEFAULTS,
+    ));
+    assert!(text.contains("department has no startsWith"), "{text}");
+    assert!(text.contains("scan:"), "{text}");
+}
