@@ -21,12 +21,12 @@ use std::time::Instant;
 
 use common::{BASE, Harness, LdapSearchOutput, ldapsearch, parse_ldif, start_with};
 use filtergen::{Filter, Generator, Pools, Query, SampleEntry, Scope};
+use graph_emulator::Tenant;
 use ldap_graph_gateway::config::Config;
 use ldap_graph_gateway::directory::Collection;
 use ldap_graph_gateway::directory::mapping::Mapping;
 use ldap_graph_gateway::directory::schema::openldap_schema;
 use ldap_graph_gateway::directory::tree::Tree;
-use ldap_graph_gateway::emulator::Tenant;
 use slapd::{Slapd, SlapdSetup};
 
 /// Fixed seed of the generated corpus: the same filters on every run.
@@ -106,7 +106,7 @@ fn oracle(entries: &[SampleEntry]) -> Slapd {
 /// The two gateway configurations compared with slapd. The answer cache is off so that
 /// every search shows its real Graph cost.
 fn strict(cfg: &mut Config) {
-    cfg.phone.match_mode = "rfc4517".into();
+    cfg.phone.match_mode = ldap_graph_gateway::directory::phone::PhoneMatch::Rfc4517;
     cfg.search.strict_substrings = true;
     cfg.search.cache_ttl_secs = 0;
 }
@@ -401,9 +401,9 @@ impl Measured {
         let mut proxy = None;
         let harness = start_with(Tenant::sample(), |cfg| {
             mode(cfg);
-            let p = CountingProxy::start(&cfg.graph.graph_url);
-            cfg.graph.graph_url = p.url.clone();
-            cfg.graph.login_url = p.url.clone();
+            let p = CountingProxy::start(&cfg.graph.client.graph_url);
+            cfg.graph.client.graph_url = p.url.clone();
+            cfg.graph.client.login_url = p.url.clone();
             proxy = Some(p);
         })
         .await;
