@@ -577,7 +577,7 @@ fn property_equality(
         return Translated::drop(label, "this matching rule has no Graph equivalent");
     }
     let rule = text_rule(at.equality);
-    text_prefix_item(cap, value, rule, TextPosition::Whole, label)
+    text_prefix_item(cap, value, rule, label)
 }
 
 /// `startsWith` on every spelling in `stored_prefixes`, OR'ed in one `$filter`.
@@ -585,7 +585,6 @@ fn text_prefix_item(
     cap: &PropertyCapabilities,
     value: &str,
     rule: TextRule,
-    position: TextPosition,
     label: &str,
 ) -> Translated {
     if cap.starts_with == Support::No {
@@ -597,7 +596,7 @@ fn text_prefix_item(
             ),
         );
     }
-    let Some(prefixes) = stored_prefixes(value, rule, position) else {
+    let Some(prefixes) = stored_prefixes(value, rule) else {
         return Translated::drop(
             label,
             "no prefix of the value is shared by every stored spelling that matches it",
@@ -708,7 +707,7 @@ fn property_substring(
             Substrings::CaseIgnoreIa5 => TextRule::Ia5,
             _ => TextRule::Unicode,
         };
-        return text_prefix_item(cap, initial, rule, TextPosition::Initial, label);
+        return text_prefix_item(cap, initial, rule, label);
     }
     if ctx.strict_substrings {
         return Translated::drop(
@@ -783,13 +782,6 @@ fn property_substring(
     }
 }
 
-/// Where a text assertion sits: a whole value (equality) or the `initial` piece.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextPosition {
-    Whole,
-    Initial,
-}
-
 /// How the matching rule prepares text: Directory String rules (NFKC, RFC 4518 as slapd
 /// applies it) or IA5 rules (ASCII only, no Unicode preparation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -799,17 +791,17 @@ pub enum TextRule {
 }
 
 /// The `startsWith` literals whose OR holds for every stored value the local matcher
-/// (`directory::matching`) equates with `value` — spelled with leading, trailing or repeated
+/// (`directory::matching`) equates with `value`, or whose key begins with the key of an
+/// `initial` piece `value` — spelled with leading, trailing or repeated
 /// spaces (U+0020, the only space slapd removes), with each character in NFC or NFD, in any
 /// letter case (Graph compares case-insensitively, GRAPH.md §5). `None` when no such
 /// prefix exists. The reasoning is docs/exactness.md "Stored-spelling variance":
 /// - a value that begins with a space: `' '`;
-/// - otherwise it begins with the first word of the assertion, then a space when more
-///   words follow (or, for an `initial` piece with a space in it, the text up to that
-///   space: slapd keeps one trailing space on `initial`, IA5 rules keep none);
+/// - otherwise it begins with the first word of the assertion (what follows it may be
+///   spaces, or a character NFKC makes a space, such as NBSP);
 /// - that word is cut before the first character with no NFC/NFD-stable spelling and
 ///   before the second that has two (see `spelling_prefixes`).
-pub fn stored_prefixes(value: &str, rule: TextRule, position: TextPosition) -> Option<Vec<String>> {
+pub fn stored_prefixes(value: &str, rule: TextRule) -> Option<Vec<String>> {
     if rule == TextRule::Ia5 && !value.is_ascii() {
         // caseIgnoreIA5Match: a non-ASCII assertion is invalid (Undefined) anyway.
         return None;
@@ -818,18 +810,11 @@ pub fn stored_prefixes(value: &str, rule: TextRule, position: TextPosition) -> O
         TextRule::Unicode => value.nfc().collect(),
         TextRule::Ia5 => value.to_string(),
     };
+    // The first word without the space after it: slapd's NFKC turns a stored NBSP (or
+    // U+3000, U+2002...) between words into a space (checked: `John<NBSP>Smith` matches
+    // `(givenName=john smith)`), so `startsWith(p,'John ')` would miss it.
     let body = v.trim_start_matches(' ');
-    let head = match body.find(' ') {
-        None => body,
-        Some(i) => {
-            let more_words = !body[i..].trim_matches(' ').is_empty();
-            let keep_space = match position {
-                TextPosition::Whole => more_words,
-                TextPosition::Initial => rule == TextRule::Unicode,
-            };
-            if keep_space { &body[..=i] } else { &body[..i] }
-        }
-    };
+    let head = body.split(' ').next().unwrap_or("");
     if head.is_empty() {
         return None;
     }
