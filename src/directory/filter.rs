@@ -100,7 +100,10 @@ pub fn evaluate(f: &LdapFilter, e: &Entry, ctx: &MatchContext<'_>) -> Tri {
         }
         LdapFilter::Not(inner) => !evaluate(inner, e, ctx),
         LdapFilter::Present(attr) => match describe(attr) {
-            Described::Known(at) => Tri::from_bool(!values_with_subtypes(e, at).is_empty()),
+            Described::Known(at) => match known_values(e, at) {
+                Some(values) => Tri::from_bool(!values.is_empty()),
+                None => Tri::Undefined,
+            },
             // RFC 4511 §4.5.1.7 and slapd: an unrecognised type is Undefined, also here.
             Described::Unknown => Tri::Undefined,
             Described::WithOptions => Tri::False,
@@ -144,8 +147,21 @@ fn with_values(
                 _ => Tri::False,
             }
         }
-        Described::Known(at) => test(at, &values_with_subtypes(e, at)),
+        Described::Known(at) => match known_values(e, at) {
+            Some(values) => test(at, &values),
+            None => Tri::Undefined,
+        },
     }
+}
+
+/// The values of a known type, or `None` when the type is unknown here (CONTRACT §6): an
+/// AD-style type only a configured mapping serves (`ipPhone`) is known in an entry that
+/// holds it, since only a mapping can have put it there; the evaluator does not see the
+/// mapping, so with such a mapping an entry lacking the value evaluates Undefined, not
+/// FALSE (the translator, which sees the mapping, still asks Graph for a superset).
+fn known_values(e: &Entry, at: &AttributeType) -> Option<Vec<String>> {
+    let values = values_with_subtypes(e, at);
+    (at.always_known() || !values.is_empty()).then_some(values)
 }
 
 /// The values an assertion on `at` sees: those of `at` and of its subtypes (RFC 4512
@@ -349,6 +365,7 @@ fn extensible(mra: &LdapMatchingRuleAssertion, e: &Entry, ctx: &MatchContext<'_>
     };
     let at = match &mra.type_ {
         Some(t) => match describe(t) {
+            Described::Known(at) if known_values(e, at).is_none() => return Tri::Undefined,
             Described::Known(at) => Some(at),
             Described::WithOptions => return Tri::False,
             Described::Unknown => return Tri::Undefined,
@@ -1073,6 +1090,38 @@ mod tests {
         assert_eq!(eval("(&)"), Tri::True);
         assert_eq!(eval("(|)"), Tri::False);
         assert_eq!(eval("(|(bogus=*)(cn=nobody))"), Tri::Undefined);
+    }
+
+    #[test]
+    fn unmapped_ad_types_are_undefined_not_false() {
+        // CONTRACT §6: neither mapped nor standard, so unknown, even though AD defines them
+        // (slapd without them answers these Undefined too: no entry).
+        for f in [
+            "(ipPhone=*)",
+            "(!(ipPhone=*))",
+            "(!(otherTelephone=+14255550100))",
+            "(!(mailNickname=x*))",
+            "(!(proxyAddresses=smtp:x@y))",
+            "(!(ipPhone:=1234))",
+            "(!(|(ipPhone=1)(otherMobile=2)))",
+        ] {
+            assert_eq!(eval(f), Tri::Undefined, "{f}");
+        }
+        // Standard types and default-mapped AD-style ones the entry lacks are absent.
+        assert_eq!(eval("(!(pager=*))"), Tri::True);
+        assert_eq!(eval("(!(homePhone=*))"), Tri::True);
+        assert_eq!(eval("(!(department=*))"), Tri::True);
+        assert_eq!(eval("(|(cn=john smith)(ipPhone=1))"), Tri::True);
+        // A mapping that serves ipPhone puts its values in entries: there it is known.
+        let mut e = user();
+        if let Some(at) = schema::attribute("ipPhone") {
+            e.push(at, vec!["12 34".to_string()]);
+        }
+        let phone = rules(PhoneMatch::Rfc4517);
+        let ctx = MatchContext { phone: &phone };
+        let on = |f: &str| evaluate(&parse_filter(f).unwrap(), &e, &ctx);
+        assert_eq!(on("(ipPhone=1234)"), Tri::True);
+        assert_eq!(on("(!(ipPhone=99))"), Tri::True);
     }
 
     #[test]

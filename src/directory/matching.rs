@@ -168,11 +168,10 @@ fn prepare(kind: Preparation, s: &str, position: Position) -> Option<String> {
             if position == Position::Whole && (s.is_empty() || !s.chars().all(is_printable)) {
                 return None;
             }
-            let prepared: String = s
-                .chars()
-                .filter(|c| !is_space(*c) && *c != '-')
-                .map(|c| c.to_ascii_lowercase())
-                .collect();
+            // slapd 2.5's telephoneNumberNormalize removes spaces and hyphens and folds
+            // nothing: telephoneNumberMatch then compares octets, so `X1234` ≠ `x1234`
+            // (CONTRACT §6: OpenLDAP is the reference; checked against slapd).
+            let prepared: String = s.chars().filter(|c| !is_space(*c) && *c != '-').collect();
             // slapd's telephoneNumberNormalize refuses a value (or substring piece) that
             // is empty once spaces and hyphens are gone: the assertion is Undefined.
             if prepared.is_empty() && !s.is_empty() {
@@ -820,6 +819,32 @@ mod tests {
                 Equality::TelephoneNumber,
                 "+1 425 555 0100",
                 "+1-425-555-0100"
+            ),
+            Some(true)
+        );
+        // slapd compares letters case-sensitively after removing spaces and hyphens.
+        assert_eq!(eq(Equality::TelephoneNumber, "X1234", "x1234"), Some(false));
+        assert_eq!(
+            eq(Equality::TelephoneNumber, "X 12-34", "X1234"),
+            Some(true)
+        );
+        assert_eq!(
+            sub(
+                Substrings::TelephoneNumber,
+                "+1 425 EXT 7",
+                None,
+                &["ext"],
+                None
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            sub(
+                Substrings::TelephoneNumber,
+                "+1 425 EXT 7",
+                None,
+                &["EXT"],
+                None
             ),
             Some(true)
         );

@@ -84,6 +84,21 @@ pub struct AttributeType {
     pub usage: Usage,
     /// NO-USER-MODIFICATION (every operational attribute the gateway serves).
     pub no_user_modification: bool,
+    /// Where the type comes from, which decides whether it is known (CONTRACT §6).
+    pub origin: Origin,
+}
+
+/// Where an attribute type comes from (CONTRACT §6: the gateway knows the standard schemas
+/// and the AD-style types it maps; any other name is unknown and its filter item Undefined).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// RFC 4519, 4524, 2798, or an operational attribute the gateway serves.
+    Standard,
+    /// An AD-style type the default mapping serves (CONTRACT §5): always known.
+    AdMapped,
+    /// An AD-style type defined only so that `[mapping]` can serve it (`ipPhone`): known
+    /// where a configured mapping serves it, unknown otherwise (not in `cn=Subschema`).
+    AdOptional,
 }
 
 /// RFC 4512 §4.1.2 attribute usage.
@@ -95,6 +110,11 @@ pub enum Usage {
 }
 
 impl AttributeType {
+    /// True unless the type is an AD-style one only a configured mapping can serve.
+    pub fn always_known(&self) -> bool {
+        self.origin != Origin::AdOptional
+    }
+
     /// True for attributes whose equality is telephoneNumberMatch (phone attributes).
     pub fn is_phone(&self) -> bool {
         self.equality == Equality::TelephoneNumber
@@ -216,6 +236,23 @@ const fn text(
         operational: false,
         usage: Usage::UserApplications,
         no_user_modification: false,
+        origin: Origin::Standard,
+    }
+}
+
+/// An AD-style type (Microsoft's OID) the default mapping serves.
+const fn ad_mapped(at: AttributeType) -> AttributeType {
+    AttributeType {
+        origin: Origin::AdMapped,
+        ..at
+    }
+}
+
+/// An AD-style type known only where a configured mapping serves it.
+const fn ad_optional(at: AttributeType) -> AttributeType {
+    AttributeType {
+        origin: Origin::AdOptional,
+        ..at
     }
 }
 
@@ -705,24 +742,34 @@ static ATTRIBUTES: &[AttributeType] = &[
     },
     // --- AD-style attributes (Microsoft's OIDs), served with Directory String rules;
     //     the AD phone attributes use telephoneNumberMatch like their X.500 cousins ---
-    single(text("userPrincipalName", &[], "1.2.840.113556.1.4.656")),
-    single(text("sAMAccountName", &[], "1.2.840.113556.1.4.221")),
-    single(text("mailNickname", &[], "1.2.840.113556.1.2.447")),
-    single(text("employeeID", &[], "1.2.840.113556.1.4.35")),
-    single(text("department", &[], "1.2.840.113556.1.2.141")),
-    single(text("company", &[], "1.2.840.113556.1.2.146")),
-    text("proxyAddresses", &[], "1.2.840.113556.1.2.210"),
-    phone("ipPhone", &[], "1.2.840.113556.1.4.721"),
-    phone("otherIpPhone", &[], "1.2.840.113556.1.4.722"),
-    phone("otherTelephone", &[], "1.2.840.113556.1.2.18"),
-    phone("otherMobile", &[], "1.2.840.113556.1.4.647"),
-    phone("otherHomePhone", &[], "1.2.840.113556.1.2.277"),
-    phone("otherPager", &[], "1.2.840.113556.1.2.118"),
-    phone(
+    //     (CONTRACT §6: only the mapped ones are known; `ad_optional` ones only when a
+    //     configured mapping serves them) ---
+    ad_mapped(single(text(
+        "userPrincipalName",
+        &[],
+        "1.2.840.113556.1.4.656",
+    ))),
+    ad_mapped(single(text(
+        "sAMAccountName",
+        &[],
+        "1.2.840.113556.1.4.221",
+    ))),
+    ad_optional(single(text("mailNickname", &[], "1.2.840.113556.1.2.447"))),
+    ad_optional(single(text("employeeID", &[], "1.2.840.113556.1.4.35"))),
+    ad_mapped(single(text("department", &[], "1.2.840.113556.1.2.141"))),
+    ad_mapped(single(text("company", &[], "1.2.840.113556.1.2.146"))),
+    ad_optional(text("proxyAddresses", &[], "1.2.840.113556.1.2.210")),
+    ad_optional(phone("ipPhone", &[], "1.2.840.113556.1.4.721")),
+    ad_optional(phone("otherIpPhone", &[], "1.2.840.113556.1.4.722")),
+    ad_optional(phone("otherTelephone", &[], "1.2.840.113556.1.2.18")),
+    ad_optional(phone("otherMobile", &[], "1.2.840.113556.1.4.647")),
+    ad_optional(phone("otherHomePhone", &[], "1.2.840.113556.1.2.277")),
+    ad_optional(phone("otherPager", &[], "1.2.840.113556.1.2.118")),
+    ad_optional(phone(
         "otherFacsimileTelephoneNumber",
         &[],
         "1.2.840.113556.1.4.646",
-    ),
+    )),
     // --- operational attributes (CONTRACT §4) ---
     operational(
         single(AttributeType {
@@ -962,20 +1009,9 @@ const DOMAIN_MAY: &[&str] = &[
     "associatedName",
 ];
 
-const GATEWAY_AUX_MAY: &[&str] = &[
-    "department",
-    "company",
-    "co",
-    "ipPhone",
-    "otherIpPhone",
-    "otherTelephone",
-    "otherMobile",
-    "otherHomePhone",
-    "otherPager",
-    "otherFacsimileTelephoneNumber",
-    "mailNickname",
-    "proxyAddresses",
-];
+/// MAY of the auxiliary `contact` class: the AD-style types the default mapping serves
+/// there, and `co` (CONTRACT §5). Unmapped AD-style types are unknown (CONTRACT §6).
+const GATEWAY_AUX_MAY: &[&str] = &["department", "company", "co"];
 
 static OBJECT_CLASSES: &[ObjectClass] = &[
     ObjectClass {
@@ -1127,19 +1163,9 @@ static OBJECT_CLASSES: &[ObjectClass] = &[
         may: &[
             "userPrincipalName",
             "sAMAccountName",
-            "employeeID",
             "department",
             "company",
             "co",
-            "ipPhone",
-            "otherIpPhone",
-            "otherTelephone",
-            "otherMobile",
-            "otherHomePhone",
-            "otherPager",
-            "otherFacsimileTelephoneNumber",
-            "mailNickname",
-            "proxyAddresses",
         ],
     },
     ObjectClass {
@@ -1285,7 +1311,7 @@ impl ObjectClass {
 fn matching_rule_descriptions() -> Vec<String> {
     let mut seen: Vec<(&str, &str)> = Vec::new();
     let mut out = Vec::new();
-    for at in ATTRIBUTES {
+    for at in ATTRIBUTES.iter().filter(|at| at.always_known()) {
         for rule in [at.equality.rule(), at.ordering.rule(), at.substrings.rule()]
             .into_iter()
             .flatten()
@@ -1313,7 +1339,8 @@ fn assertion_syntax(rule: &str, attribute_syntax: &'static str) -> &'static str 
     }
 }
 
-/// The `cn=Subschema` subentry (RFC 4512 §4.2): every attribute type, object class,
+/// The `cn=Subschema` subentry (RFC 4512 §4.2): every attribute type the gateway knows
+/// (CONTRACT §6: standard and mapped by default, not the `AdOptional` ones), object class,
 /// matching rule and syntax the gateway serves (python-ldap3 rejects names missing here,
 /// CONTRACT §8), with its own operational attributes (CONTRACT §4).
 pub fn subschema_entry() -> super::entry::Entry {
@@ -1345,7 +1372,11 @@ pub fn subschema_entry() -> super::entry::Entry {
     add(
         &mut entry,
         "attributeTypes",
-        ATTRIBUTES.iter().map(AttributeType::description).collect(),
+        ATTRIBUTES
+            .iter()
+            .filter(|at| at.always_known())
+            .map(AttributeType::description)
+            .collect(),
     );
     add(
         &mut entry,
@@ -1363,18 +1394,8 @@ pub fn subschema_entry() -> super::entry::Entry {
 const OPENLDAP_EXTRA_ATTRIBUTES: &[&str] = &[
     "userPrincipalName",
     "sAMAccountName",
-    "mailNickname",
-    "employeeID",
     "department",
     "company",
-    "proxyAddresses",
-    "ipPhone",
-    "otherIpPhone",
-    "otherTelephone",
-    "otherMobile",
-    "otherHomePhone",
-    "otherPager",
-    "otherFacsimileTelephoneNumber",
 ];
 
 /// A slapd `.schema` file for an OpenLDAP 2.5 server that already loads core, cosine and
@@ -1471,6 +1492,41 @@ mod tests {
     }
 
     #[test]
+    fn only_default_mapped_ad_types_are_always_known() {
+        let mapping = super::super::mapping::Mapping::default_mapping();
+        let mapped = |at: &AttributeType| {
+            mapping
+                .users
+                .iter()
+                .chain(mapping.contacts.iter())
+                .any(|m| std::ptr::eq(m.attr, at))
+        };
+        for at in ATTRIBUTES {
+            match at.origin {
+                Origin::AdMapped => assert!(mapped(at), "{} is not mapped", at.name),
+                Origin::AdOptional => assert!(!mapped(at), "{} is mapped", at.name),
+                Origin::Standard => {}
+            }
+        }
+        for name in ["ipPhone", "otherTelephone", "otherMobile", "proxyAddresses"] {
+            assert!(!attribute(name).unwrap().always_known(), "{name}");
+        }
+        for name in ["department", "sAMAccountName", "cn", "mail", "entryUUID"] {
+            assert!(attribute(name).unwrap().always_known(), "{name}");
+        }
+        // Published classes only name published types.
+        for oc in OBJECT_CLASSES {
+            for a in oc.must.iter().chain(oc.may.iter()) {
+                assert!(
+                    attribute(a).unwrap().always_known(),
+                    "{} names {a}",
+                    oc.name
+                );
+            }
+        }
+    }
+
+    #[test]
     fn rules_follow_openldap_and_contract() {
         let cn = attribute("cn").unwrap();
         assert_eq!(cn.sup, Some("name"));
@@ -1516,7 +1572,21 @@ mod tests {
     fn subschema_lists_everything() {
         let e = subschema_entry();
         let ats = e.get(attribute("attributeTypes").unwrap()).unwrap();
-        assert_eq!(ats.len(), ATTRIBUTES.len());
+        let known: Vec<&AttributeType> = ATTRIBUTES.iter().filter(|a| a.always_known()).collect();
+        assert_eq!(ats.len(), known.len());
+        // CONTRACT §6: exactly the known types; AD-style ones nobody maps are unknown.
+        for at in ATTRIBUTES {
+            let published = ats
+                .iter()
+                .any(|d| d.starts_with(&format!("( {} NAME", at.oid)));
+            assert_eq!(published, at.always_known(), "{}", at.name);
+        }
+        for d in ats {
+            assert!(
+                !d.contains("'ipPhone'") && !d.contains("'otherTelephone'"),
+                "{d}"
+            );
+        }
         let ocs = e.get(attribute("objectClasses").unwrap()).unwrap();
         assert_eq!(ocs.len(), OBJECT_CLASSES.len());
         let mrs = e.get(attribute("matchingRules").unwrap()).unwrap();
@@ -1540,9 +1610,8 @@ mod tests {
     fn openldap_schema_defines_extras_with_ordering() {
         let s = openldap_schema();
         assert!(s.contains("attributetype ( 1.2.840.113556.1.2.141 NAME 'department' EQUALITY caseIgnoreMatch ORDERING caseIgnoreOrderingMatch SUBSTR caseIgnoreSubstringsMatch"));
-        assert!(s.contains(
-            "NAME 'ipPhone' EQUALITY telephoneNumberMatch SUBSTR telephoneNumberSubstringsMatch"
-        ));
+        // Unmapped AD-style types are unknown to the gateway, so slapd must not know them.
+        assert!(!s.contains("'ipPhone'"));
         assert!(s.contains("objectclass ( 2.25.64526643283590733212325265342552808389.1.1 NAME 'user' SUP top AUXILIARY"));
         assert!(!s.contains("NAME ( 'cn'"));
     }

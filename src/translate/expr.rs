@@ -76,13 +76,19 @@ impl Expr {
         }
     }
 
-    /// `Or` that flattens nested `Or`s and unwraps a single child.
+    /// `Or` that flattens nested `Or`s, keeps one of identical children (two text items'
+    /// `startsWith(p,' ')`) and unwraps a single child.
     pub fn or(children: Vec<Expr>) -> Expr {
-        let mut flat = Vec::new();
+        let mut flat: Vec<Expr> = Vec::new();
+        let mut add = |e: Expr| {
+            if !flat.contains(&e) {
+                flat.push(e);
+            }
+        };
         for c in children {
             match c {
-                Expr::Or(inner) => flat.extend(inner),
-                other => flat.push(other),
+                Expr::Or(inner) => inner.into_iter().for_each(&mut add),
+                other => add(other),
             }
         }
         if flat.len() == 1 {

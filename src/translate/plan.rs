@@ -65,6 +65,8 @@ pub struct PushdownPlan {
     pub dropped: Vec<String>,
     /// Approximations (configurable exceptions of CONTRACT §6), for `explain`.
     pub approximations: Vec<String>,
+    /// The stored spellings each text item asks Graph for (docs/exactness.md), for `explain`.
+    pub spellings: Vec<String>,
 }
 
 impl GraphQuery {
@@ -174,10 +176,11 @@ pub fn plan_collection(
     let mut plan = PushdownPlan {
         dropped: translated.dropped,
         approximations: translated.approximations,
+        spellings: translated.spellings,
         ..PushdownPlan::default()
     };
     let alts = match translated.node {
-        Node::Const(false) => return plan,
+        Node::Const(false) | Node::Undefined => return plan,
         Node::Const(true) | Node::Drop => vec![Alt {
             filter: None,
             search: None,
@@ -238,7 +241,7 @@ fn key_plan(builder: &QueryBuilder, key: &str) -> PushdownPlan {
         queries: vec![builder.build(Some(&filter), None)],
         unbounded: false,
         dropped: vec![note],
-        approximations: Vec::new(),
+        ..PushdownPlan::default()
     }
 }
 
@@ -512,6 +515,12 @@ pub fn explain_plan(plan: &PushdownPlan) -> String {
     }
     if !plan.queries.is_empty() {
         out.push_str("checked locally: the whole LDAP filter, on every object returned\n");
+    }
+    if !plan.spellings.is_empty() {
+        out.push_str("stored spellings asked for (spaces, NFC/NFD, case):\n");
+        for v in &plan.spellings {
+            out.push_str(&format!("  - {v}\n"));
+        }
     }
     if !plan.dropped.is_empty() {
         out.push_str("left to the local check:\n");

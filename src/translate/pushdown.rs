@@ -2,13 +2,15 @@
 //! item becomes an exact constant, a clause implied by it, or is dropped to the local check.
 //! Owns the implication rules; it renders no URLs (see `plan`) and evaluates no entries.
 //!
-//! Logic: leaves that provably match no entry of the collection (an unknown attribute is
-//! Undefined, an attribute the collection never carries is absent, an objectClass it never
-//! has) are FALSE. Treating Undefined as FALSE keeps every TRUE of RFC 4511 §4.5.1.7's
-//! three-valued logic TRUE, so simplifying with it never loses a match.
+//! Logic: leaves that provably match no entry of the collection are FALSE (an attribute the
+//! collection never carries is absent, an objectClass it never has) or Undefined (a type
+//! that is neither mapped nor standard, a rule the type lacks: RFC 4511 §4.5.1.7). Both
+//! push nothing; they differ under NOT, where NOT FALSE is TRUE but NOT Undefined stays
+//! Undefined (CONTRACT §6), so `(!(ipPhone=*))` matches nothing, as in OpenLDAP.
 
 use ldap3_proto::proto::{LdapFilter, LdapSubstringFilter};
 use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::canonical_combining_class;
 
 use super::capabilities::{
     self, FilterOp, PropertyCapabilities, PropertyKind, SearchSupport, Support,
@@ -28,6 +30,8 @@ pub const MAX_QUERIES_PER_COLLECTION: usize = 2;
 pub enum Node {
     /// Provably TRUE or FALSE for every entry of the collection.
     Const(bool),
+    /// Provably Undefined for every entry (never TRUE, and neither is its negation).
+    Undefined,
     /// Not expressible: stands for TRUE in Graph, decided by the local check.
     Drop,
     /// The union of these alternatives (each one Graph request) is a superset.
@@ -47,34 +51,40 @@ pub struct Translated {
     pub node: Node,
     pub dropped: Vec<String>,
     pub approximations: Vec<String>,
+    /// The stored spellings an item's pushed conditions cover (`explain`).
+    pub spellings: Vec<String>,
 }
 
 impl Translated {
-    fn constant(b: bool) -> Self {
+    fn with_node(node: Node) -> Self {
         Translated {
-            node: Node::Const(b),
+            node,
             dropped: Vec::new(),
             approximations: Vec::new(),
+            spellings: Vec::new(),
         }
+    }
+
+    fn constant(b: bool) -> Self {
+        Self::with_node(Node::Const(b))
+    }
+
+    fn undefined() -> Self {
+        Self::with_node(Node::Undefined)
     }
 
     fn drop(label: &str, reason: &str) -> Self {
         Translated {
-            node: Node::Drop,
             dropped: vec![format!("{label}: {reason}")],
-            approximations: Vec::new(),
+            ..Self::with_node(Node::Drop)
         }
     }
 
     fn filter(e: Expr) -> Self {
-        Translated {
-            node: Node::Push(vec![Alt {
-                filter: Some(e),
-                search: None,
-            }]),
-            dropped: Vec::new(),
-            approximations: Vec::new(),
-        }
+        Self::with_node(Node::Push(vec![Alt {
+            filter: Some(e),
+            search: None,
+        }]))
     }
 }
 
@@ -126,18 +136,31 @@ pub fn translate(f: &LdapFilter, c: Collection, ctx: &TranslateContext) -> Trans
     }
 }
 
-/// AND: every pushable child is pushed, the rest is left to the local check.
+/// AND: every pushable child is pushed, the rest is left to the local check. An Undefined
+/// child makes the AND never TRUE: Undefined when the rest is TRUE or Undefined, else
+/// FALSE, a superset under NOT (NOT of it is TRUE only where the others are FALSE).
 pub fn and(children: Vec<Translated>) -> Translated {
     if children.iter().any(|t| t.node == Node::Const(false)) {
         return Translated::constant(false);
     }
+    if children.iter().any(|t| t.node == Node::Undefined) {
+        let only_constants = children
+            .iter()
+            .all(|t| matches!(t.node, Node::Undefined | Node::Const(true)));
+        return if only_constants {
+            Translated::undefined()
+        } else {
+            Translated::constant(false)
+        };
+    }
     let mut dropped = Vec::new();
     let mut approximations = Vec::new();
+    let mut spellings = Vec::new();
     let mut saw_drop = false;
     let mut pushes: Vec<(Vec<Alt>, Translated)> = Vec::new();
     for t in children {
         match &t.node {
-            Node::Const(_) => {}
+            Node::Const(_) | Node::Undefined => {}
             Node::Drop => {
                 saw_drop = true;
                 dropped.extend(t.dropped);
@@ -165,6 +188,7 @@ pub fn and(children: Vec<Translated>) -> Translated {
         accepted += 1;
         dropped.extend(t.dropped);
         approximations.extend(t.approximations);
+        spellings.extend(t.spellings);
         let mut next = Vec::new();
         for left in &product {
             for right in &alts {
@@ -187,6 +211,7 @@ pub fn and(children: Vec<Translated>) -> Translated {
         node,
         dropped,
         approximations,
+        spellings,
     }
 }
 
@@ -199,20 +224,27 @@ fn join<T>(a: Option<T>, b: Option<T>, combine: fn(Vec<T>) -> T) -> Option<T> {
 }
 
 /// OR: pushed only when every branch is; filter-only branches share one `$filter`,
-/// search-only branches one `$search`, and mixed ones get their own request.
+/// search-only branches one `$search`, and mixed ones get their own request. FALSE and
+/// Undefined branches never make the OR TRUE and are left out.
 pub fn or(children: Vec<Translated>, label: &str) -> Translated {
     if children.iter().any(|t| t.node == Node::Const(true)) {
         return Translated::constant(true);
     }
+    let any_undefined = children.iter().any(|t| t.node == Node::Undefined);
     let children: Vec<Translated> = children
         .into_iter()
-        .filter(|t| t.node != Node::Const(false))
+        .filter(|t| !matches!(t.node, Node::Const(false) | Node::Undefined))
         .collect();
     if children.is_empty() {
-        return Translated::constant(false);
+        return if any_undefined {
+            Translated::undefined()
+        } else {
+            Translated::constant(false)
+        };
     }
     let mut dropped: Vec<String> = Vec::new();
     let mut approximations = Vec::new();
+    let mut spellings = Vec::new();
     let mut filters = Vec::new();
     let mut searches = Vec::new();
     let mut mixed = Vec::new();
@@ -220,6 +252,7 @@ pub fn or(children: Vec<Translated>, label: &str) -> Translated {
     for t in children {
         dropped.extend(t.dropped);
         approximations.extend(t.approximations);
+        spellings.extend(t.spellings);
         match t.node {
             Node::Push(alts) => {
                 for alt in alts {
@@ -244,9 +277,8 @@ pub fn or(children: Vec<Translated>, label: &str) -> Translated {
             "{label}: not pushed because a branch cannot be expressed in Graph"
         ));
         return Translated {
-            node: Node::Drop,
             dropped,
-            approximations: Vec::new(),
+            ..Translated::with_node(Node::Drop)
         };
     }
     let mut alts = Vec::new();
@@ -269,15 +301,15 @@ pub fn or(children: Vec<Translated>, label: &str) -> Translated {
             alts.len()
         ));
         return Translated {
-            node: Node::Drop,
             dropped,
-            approximations: Vec::new(),
+            ..Translated::with_node(Node::Drop)
         };
     }
     Translated {
         node: Node::Push(alts),
         dropped,
         approximations,
+        spellings,
     }
 }
 
@@ -287,6 +319,7 @@ pub fn or(children: Vec<Translated>, label: &str) -> Translated {
 pub fn not(child: Translated, label: &str) -> Translated {
     match child.node {
         Node::Const(b) => Translated::constant(!b),
+        Node::Undefined => Translated::undefined(),
         _ => Translated::drop(label, "negation is checked locally, not pushed to Graph"),
     }
 }
@@ -312,10 +345,14 @@ fn item(
     if name.contains(';') {
         return Translated::drop(&label, "attribute options are checked locally");
     }
-    // RFC 4511 §4.5.1.7: an unknown attribute type makes the item Undefined (never TRUE).
+    // RFC 4511 §4.5.1.7, CONTRACT §6: a type that is neither standard nor mapped makes
+    // the item Undefined (never TRUE, nor is its negation).
     let Some(at) = schema::attribute(name) else {
-        return Translated::constant(false);
+        return Translated::undefined();
     };
+    if !at.always_known() && !serves_anywhere(ctx.mapping, at) {
+        return Translated::undefined();
+    }
     if at.name.eq_ignore_ascii_case("objectClass") {
         return object_class_item(kind, c, &label);
     }
@@ -348,7 +385,7 @@ fn item(
         Item::Equality(value) => {
             if at.equality == Equality::None {
                 // RFC 4519: e.g. facsimileTelephoneNumber has no equality rule → Undefined.
-                return Translated::constant(false);
+                return Translated::undefined();
             }
             any_source(
                 sources
@@ -360,7 +397,7 @@ fn item(
         }
         Item::Substring(sub) => {
             if at.substrings == Substrings::None {
-                return Translated::constant(false);
+                return Translated::undefined();
             }
             any_source(
                 sources
@@ -372,7 +409,7 @@ fn item(
         }
         Item::Ordering => {
             if at.ordering == Ordering::None {
-                return Translated::constant(false);
+                return Translated::undefined();
             }
             Translated::drop(
                 &label,
@@ -408,6 +445,16 @@ fn attribute_sources<'m>(
         .collect()
 }
 
+/// True when the mapping serves `at` in either collection (an AD-style type is then known).
+fn serves_anywhere(mapping: &Mapping, at: &AttributeType) -> bool {
+    [Collection::Users, Collection::Contacts].iter().any(|c| {
+        mapping
+            .for_collection(*c)
+            .iter()
+            .any(|m| std::ptr::eq(m.attr, at))
+    })
+}
+
 /// The key property is never absent: entries without it are not served (CONTRACT §4).
 fn is_key_source(s: &Source, c: Collection) -> bool {
     match s {
@@ -435,7 +482,7 @@ fn object_class_item(kind: &Item, c: Collection, label: &str) -> Translated {
             }
         }
         // objectClass has no substrings or ordering rule: Undefined.
-        Item::Substring(_) | Item::Ordering => Translated::constant(false),
+        Item::Substring(_) | Item::Ordering => Translated::undefined(),
         Item::Approx | Item::Extensible => Translated::drop(label, "checked locally"),
     }
 }
@@ -529,23 +576,51 @@ fn property_equality(
     ) {
         return Translated::drop(label, "this matching rule has no Graph equivalent");
     }
-    match text_form(value) {
-        TextForm::Whole(v) if cap.eq != Support::No => {
-            Translated::filter(Expr::Cmp(comparison(cap, FilterOp::Eq, v)))
-        }
-        // A prefix of an implied equality is implied too.
-        TextForm::Whole(v) | TextForm::Prefix(v) if cap.starts_with != Support::No => {
-            Translated::filter(Expr::Cmp(comparison(cap, FilterOp::StartsWith, v)))
-        }
-        TextForm::Whole(_) | TextForm::Prefix(_) => Translated::drop(
+    let rule = text_rule(at.equality);
+    text_prefix_item(cap, value, rule, label)
+}
+
+/// `startsWith` on every spelling in `stored_prefixes`, OR'ed in one `$filter`.
+fn text_prefix_item(
+    cap: &PropertyCapabilities,
+    value: &str,
+    rule: TextRule,
+    label: &str,
+) -> Translated {
+    if cap.starts_with == Support::No {
+        return Translated::drop(
             label,
             &format!(
-                "the value has insignificant spaces or unusual characters and {property} has no startsWith"
+                "{} has no startsWith, and `eq` would miss stored spellings with extra spaces or in another Unicode normal form",
+                cap.name
             ),
-        ),
-        TextForm::Unusable => {
-            Translated::drop(label, "the value cannot be compared exactly in Graph")
-        }
+        );
+    }
+    let Some(prefixes) = stored_prefixes(value, rule) else {
+        return Translated::drop(
+            label,
+            "no prefix of the value is shared by every stored spelling that matches it",
+        );
+    };
+    let shown: Vec<String> = prefixes.iter().map(|p| format!("{p:?}")).collect();
+    let children = prefixes
+        .into_iter()
+        .map(|p| Expr::Cmp(comparison(cap, FilterOp::StartsWith, p)))
+        .collect();
+    Translated {
+        spellings: vec![format!(
+            "{label}: {} starting with {}",
+            cap.name,
+            shown.join(" or ")
+        )],
+        ..Translated::filter(Expr::or(children))
+    }
+}
+
+fn text_rule(rule: Equality) -> TextRule {
+    match rule {
+        Equality::CaseIgnoreIa5 | Equality::CaseExactIa5 => TextRule::Ia5,
+        _ => TextRule::Unicode,
     }
 }
 
@@ -628,15 +703,11 @@ fn property_substring(
         return Translated::drop(label, "Graph cannot filter ids by substring");
     }
     if let Some(initial) = &sub.initial {
-        return match text_form(initial) {
-            TextForm::Whole(v) | TextForm::Prefix(v) if cap.starts_with != Support::No => {
-                Translated::filter(Expr::Cmp(comparison(cap, FilterOp::StartsWith, v)))
-            }
-            _ => Translated::drop(
-                label,
-                &format!("{property} has no usable startsWith for this value"),
-            ),
+        let rule = match at.substrings {
+            Substrings::CaseIgnoreIa5 => TextRule::Ia5,
+            _ => TextRule::Unicode,
         };
+        return text_prefix_item(cap, initial, rule, label);
     }
     if ctx.strict_substrings {
         return Translated::drop(
@@ -659,13 +730,39 @@ fn property_substring(
             ),
         );
     }
-    let terms: Vec<SearchExpr> = words
-        .iter()
-        .map(|w| SearchExpr::Term {
-            property: cap.name.to_string(),
-            value: w.clone(),
-        })
-        .collect();
+    // Graph's index compares the stored text (GRAPH.md §2), so each word goes in both
+    // Unicode normal forms; a word no prefix of which every spelling shares is left out
+    // (dropping a conjunct keeps a superset).
+    let mut terms: Vec<SearchExpr> = Vec::new();
+    let mut spellings = Vec::new();
+    for w in &words {
+        let Some(forms) = spelling_prefixes(w, TextRule::Unicode) else {
+            continue;
+        };
+        if forms.len() > 1 {
+            let shown: Vec<String> = forms.iter().map(|f| format!("{f:?}")).collect();
+            spellings.push(format!(
+                "{label}: $search on {} for {}",
+                cap.name,
+                shown.join(" or ")
+            ));
+        }
+        terms.push(SearchExpr::or(
+            forms
+                .into_iter()
+                .map(|f| SearchExpr::Term {
+                    property: cap.name.to_string(),
+                    value: f,
+                })
+                .collect(),
+        ));
+    }
+    if terms.is_empty() {
+        return Translated::drop(
+            label,
+            "no word of the substrings has a prefix every stored spelling shares",
+        );
+    }
     let how = match cap.search {
         SearchSupport::Tokenized => format!(
             "answered by $search on {property}, which matches word prefixes: a value containing the text inside a word is not found"
@@ -681,62 +778,149 @@ fn property_substring(
         }]),
         dropped: Vec::new(),
         approximations: vec![format!("{label}: {how} (non-strict substrings)")],
+        spellings,
     }
 }
 
-/// How a caseIgnore/IA5 assertion value can be compared in Graph.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TextForm {
-    /// Already in normal form: Graph `eq`/`startsWith` on it is implied.
-    Whole(String),
-    /// Only this leading word is safe to compare: use `startsWith`.
-    Prefix(String),
-    /// Nothing safe to compare.
-    Unusable,
+/// How the matching rule prepares text: Directory String rules (NFKC, RFC 4518 as slapd
+/// applies it) or IA5 rules (ASCII only, no Unicode preparation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextRule {
+    Unicode,
+    Ia5,
 }
 
-/// RFC 4518 string preparation maps, removes or folds characters (§2.2-§2.4: control and
-/// format characters vanish, other spaces become SPACE, NFKC) and ignores leading,
-/// trailing and repeated spaces (§2.6.1); Graph compares the stored text case-insensitively
-/// and nothing more (GRAPH.md §5). So the value (in NFC, as OpenLDAP treats NFC and NFD
-/// alike) is used whole only when preparation would not change it; otherwise only its
-/// first word before any such character. Assumes Graph stores values with single spaces,
-/// trimmed and in NFC.
-pub fn text_form(value: &str) -> TextForm {
-    let v: String = value.nfc().collect();
-    let safe_end = v
-        .char_indices()
-        .find(|(_, ch)| !is_stable_char(*ch))
-        .map_or(v.len(), |(i, _)| i);
-    let head = &v[..safe_end];
-    let normalized = head
-        .split(' ')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    if safe_end == v.len() && normalized == v && !v.is_empty() {
-        return TextForm::Whole(v);
+/// The `startsWith` literals whose OR holds for every stored value the local matcher
+/// (`directory::matching`) equates with `value`, or whose key begins with the key of an
+/// `initial` piece `value` — spelled with leading, trailing or repeated
+/// spaces (U+0020, the only space slapd removes), with each character in NFC or NFD, in any
+/// letter case (Graph compares case-insensitively, GRAPH.md §5). `None` when no such
+/// prefix exists. The reasoning is docs/exactness.md "Stored-spelling variance":
+/// - a value that begins with a space: `' '`;
+/// - otherwise it begins with the first word of the assertion (what follows it may be
+///   spaces, or a character NFKC makes a space, such as NBSP);
+/// - that word is cut before the first character with no NFC/NFD-stable spelling and
+///   before the second that has two (see `spelling_prefixes`).
+pub fn stored_prefixes(value: &str, rule: TextRule) -> Option<Vec<String>> {
+    if rule == TextRule::Ia5 && !value.is_ascii() {
+        // caseIgnoreIA5Match: a non-ASCII assertion is invalid (Undefined) anyway.
+        return None;
     }
-    let first = head.trim_start_matches(' ').split(' ').next().unwrap_or("");
-    if first.is_empty() {
-        TextForm::Unusable
-    } else {
-        TextForm::Prefix(first.to_string())
+    let v: String = match rule {
+        TextRule::Unicode => value.nfc().collect(),
+        TextRule::Ia5 => value.to_string(),
+    };
+    // The first word without the space after it: slapd's NFKC turns a stored NBSP (or
+    // U+3000, U+2002...) between words into a space (checked: `John<NBSP>Smith` matches
+    // `(givenName=john smith)`), so `startsWith(p,'John ')` would miss it.
+    let body = v.trim_start_matches(' ');
+    let head = body.split(' ').next().unwrap_or("");
+    if head.is_empty() {
+        return None;
     }
+    let mut out = spelling_prefixes(head, rule)?;
+    out.push(" ".to_string());
+    Some(out)
 }
 
-/// A character RFC 4518 preparation leaves alone (apart from case folding, which Graph
-/// also does): printable ASCII, SPACE, and letters/digits stable under NFKC whose lower
-/// case is one character.
-fn is_stable_char(ch: char) -> bool {
+/// Spellings of the longest prefix of `text` (in NFC) that every string canonically
+/// equivalent to it begins with in one of them, when each character is stored in NFC or
+/// NFD: characters stable under NFD, NFKC and lowercasing are kept; the first character
+/// with exactly two spellings (a base and one combining mark, or `i`/`İ`) is kept in both; the text is
+/// cut before the second such character, before anything else, and before the base of a
+/// combining mark it cuts at. `None` when nothing is left.
+pub fn spelling_prefixes(text: &str, rule: TextRule) -> Option<Vec<String>> {
+    let mut clusters: Vec<Vec<String>> = Vec::new();
+    let mut two_spellings = false;
+    let mut cut_at_mark = false;
+    for ch in text.chars() {
+        // slapd lowercases `İ` (U+0130, NFC) to `i`, which Graph's case folding need not:
+        // `i`, `I` and `İ` are one letter with two spellings to ask for.
+        if rule == TextRule::Unicode && matches!(ch, 'i' | 'I' | '\u{130}') {
+            if two_spellings {
+                break;
+            }
+            let typed = if ch == 'i' { 'i' } else { 'I' };
+            clusters.push(vec![typed.to_string(), "\u{130}".to_string()]);
+            two_spellings = true;
+            continue;
+        }
+        if is_inert_char(ch, rule) {
+            clusters.push(vec![ch.to_string()]);
+            continue;
+        }
+        if rule == TextRule::Unicode
+            && !two_spellings
+            && let Some(nfd) = decomposed_spelling(ch)
+        {
+            clusters.push(vec![ch.to_string(), nfd]);
+            two_spellings = true;
+            continue;
+        }
+        cut_at_mark = canonical_combining_class(ch) != 0;
+        break;
+    }
+    if cut_at_mark {
+        clusters.pop();
+    }
+    if clusters.is_empty() {
+        return None;
+    }
+    let mut out = vec![String::new()];
+    for spellings in clusters {
+        out = out
+            .iter()
+            .flat_map(|prefix| spellings.iter().map(move |s| format!("{prefix}{s}")))
+            .collect();
+    }
+    Some(out)
+}
+
+/// A character every stored spelling of it keeps as is, up to case: printable ASCII (IA5
+/// rules: ASCII only), SPACE, and letters and digits that are their own NFD and NFKC, with a
+/// one-character lowercase (Graph folds case; slapd's simple lowercase does too).
+fn is_inert_char(ch: char, rule: TextRule) -> bool {
     if ch == ' ' || ch.is_ascii_graphic() {
         return true;
     }
-    if ch.is_ascii() || !ch.is_alphanumeric() || ch.to_lowercase().count() != 1 {
+    if rule == TextRule::Ia5 || ch.is_ascii() || !ch.is_alphanumeric() {
         return false;
     }
-    let mut nfkc = std::iter::once(ch).nfkc();
-    nfkc.next() == Some(ch) && nfkc.next().is_none()
+    single_lowercase(ch)
+        && canonical_combining_class(ch) == 0
+        && is_single(std::iter::once(ch).nfd(), ch)
+        && is_single(std::iter::once(ch).nfkc(), ch)
+}
+
+fn single_lowercase(ch: char) -> bool {
+    ch.to_lowercase().count() == 1
+}
+
+fn is_single(mut it: impl Iterator<Item = char>, ch: char) -> bool {
+    it.next() == Some(ch) && it.next().is_none()
+}
+
+/// The NFD spelling of a precomposed letter that has exactly two (`ë` = `e` + U+0308):
+/// NFC and NFKC-stable, one-character lowercase, NFD an inert base and one combining mark.
+fn decomposed_spelling(ch: char) -> Option<String> {
+    if !ch.is_alphanumeric()
+        || !single_lowercase(ch)
+        || !is_single(std::iter::once(ch).nfc(), ch)
+        || !is_single(std::iter::once(ch).nfkc(), ch)
+    {
+        return None;
+    }
+    let nfd: Vec<char> = std::iter::once(ch).nfd().collect();
+    match nfd.as_slice() {
+        [base, mark]
+            if is_inert_char(*base, TextRule::Unicode)
+                && *base != ' '
+                && canonical_combining_class(*mark) != 0 =>
+        {
+            Some(nfd.iter().collect())
+        }
+        _ => None,
+    }
 }
 
 /// A GUID in canonical form (lowercase), or `None`.

@@ -168,6 +168,9 @@ fn filters(plan: &PushdownPlan) -> Vec<String> {
 fn client_filters_become_expected_requests() {
     use Collection::{Contacts, Users};
     let uf = "(accountEnabled eq true) and ";
+    // A stored value matching a text assertion starts with its first word (in both normal
+    // forms) or with a space (docs/exactness.md "Stored-spelling variance").
+    let sw = |p: &str, v: &str| format!("startsWith({p},'{v}') or startsWith({p},' ')");
     type Case = (
         &'static str,
         Collection,
@@ -181,7 +184,9 @@ fn client_filters_become_expected_requests() {
             "(|(cn=jo*)(sn=jo*))",
             Users,
             vec![format!(
-                "{uf}(startsWith(displayName,'jo') or startsWith(surname,'jo'))"
+                "{uf}({} or {})",
+                sw("displayName", "jo"),
+                sw("surname", "jo")
             )],
             vec![],
             false,
@@ -190,7 +195,7 @@ fn client_filters_become_expected_requests() {
         (
             "(&(telephoneNumber=*)(sn=Meyer))",
             Users,
-            vec![format!("{uf}(surname eq 'Meyer')")],
+            vec![format!("{uf}({})", sw("surname", "Meyer"))],
             vec![],
             false,
         ),
@@ -199,7 +204,9 @@ fn client_filters_become_expected_requests() {
             "(|(gn=Ann*)(cn=Ann*))",
             Users,
             vec![format!(
-                "{uf}(startsWith(givenName,'Ann') or startsWith(displayName,'Ann'))"
+                "{uf}({} or {})",
+                sw("givenName", "Ann"),
+                sw("displayName", "Ann")
             )],
             vec![],
             false,
@@ -208,7 +215,7 @@ fn client_filters_become_expected_requests() {
         (
             "(&(objectClass=*)(givenName>=Ryan)(givenName<=zz)(givenName=Ryan*))",
             Users,
-            vec![format!("{uf}(startsWith(givenName,'Ryan'))")],
+            vec![format!("{uf}({})", sw("givenName", "Ryan"))],
             vec![],
             false,
         ),
@@ -224,15 +231,18 @@ fn client_filters_become_expected_requests() {
         (
             "(mail=ann@example.com)",
             Users,
-            vec![format!("{uf}(mail eq 'ann@example.com')")],
+            vec![format!("{uf}({})", sw("mail", "ann@example.com"))],
             vec![],
             false,
         ),
-        // Two mails merge into `in`.
+        // Two mails share one leading-space clause.
         (
             "(|(mail=a@x.com)(mail=b@x.com))",
             Users,
-            vec![format!("{uf}(mail in ('a@x.com','b@x.com'))")],
+            vec![format!(
+                "{uf}({} or startsWith(mail,'b@x.com'))",
+                sw("mail", "a@x.com")
+            )],
             vec![],
             false,
         ),
@@ -249,24 +259,27 @@ fn client_filters_become_expected_requests() {
             "(|(cn=*jo*)(mail=jo@x.com))",
             Users,
             vec![
-                format!("{uf}(mail eq 'jo@x.com')"),
+                format!("{uf}({})", sw("mail", "jo@x.com")),
                 "accountEnabled eq true".to_string(),
             ],
             vec![r#""displayName:jo""#],
             false,
         ),
-        // Insignificant spaces: only the first word is safe (RFC 4518 §2.6.1).
+        // Insignificant spaces: a stored value starts with the first word (RFC 4518
+        // §2.6.1), or with a space.
         (
             "(cn=John  Smith)",
             Users,
-            vec![format!("{uf}(startsWith(displayName,'John'))")],
+            vec![format!("{uf}({})", sw("displayName", "John"))],
             vec![],
             false,
         ),
         (
             "(sn=O'Brien)",
             Users,
-            vec![format!("{uf}(surname eq 'O''Brien')")],
+            vec![format!(
+                "{uf}(startsWith(surname,'O''Brien') or startsWith(surname,'O''Br\u{130}en') or startsWith(surname,' '))"
+            )],
             vec![],
             false,
         ),
@@ -275,7 +288,9 @@ fn client_filters_become_expected_requests() {
             "(sAMAccountName=jdoe)",
             Users,
             vec![format!(
-                "{uf}(onPremisesSamAccountName eq 'jdoe' or mailNickname eq 'jdoe')"
+                "{uf}({} or {})",
+                sw("onPremisesSamAccountName", "jdoe"),
+                sw("mailNickname", "jdoe")
             )],
             vec![],
             true,
@@ -292,7 +307,7 @@ fn client_filters_become_expected_requests() {
         (
             "(&(objectClass=contact)(cn=a*))",
             Contacts,
-            vec!["startsWith(displayName,'a')".to_string()],
+            vec![sw("displayName", "a")],
             vec![],
             false,
         ),
@@ -300,7 +315,7 @@ fn client_filters_become_expected_requests() {
         (
             "(|(cn=ann)(fooBar=x))",
             Users,
-            vec![format!("{uf}(displayName eq 'ann')")],
+            vec![format!("{uf}({})", sw("displayName", "ann"))],
             vec![],
             false,
         ),
@@ -316,7 +331,7 @@ fn client_filters_become_expected_requests() {
         (
             "(&(!(objectClass=groupOfNames))(sn=a*))",
             Users,
-            vec![format!("{uf}(startsWith(surname,'a'))")],
+            vec![format!("{uf}({})", sw("surname", "a"))],
             vec![],
             false,
         ),
@@ -333,6 +348,43 @@ fn client_filters_become_expected_requests() {
             "(facsimileTelephoneNumber=123)",
             Users,
             vec![],
+            vec![],
+            false,
+        ),
+        // Both normal forms of a precomposed letter, in one request.
+        (
+            "(sn=M\u{fc}ller)",
+            Users,
+            vec![format!(
+                "{uf}(startsWith(surname,'M\u{fc}ller') or startsWith(surname,'Mu\u{308}ller') or startsWith(surname,' '))"
+            )],
+            vec![],
+            false,
+        ),
+        // A contains word in both normal forms (non-strict $search).
+        (
+            "(cn=*Zo\u{eb}*)",
+            Users,
+            vec!["accountEnabled eq true".to_string()],
+            vec!["\"displayName:Zo\u{eb}\" OR \"displayName:Zoe\u{308}\""],
+            false,
+        ),
+        // `eq` alone would miss " Sales": with no startsWith, department is checked locally.
+        (
+            "(department=Sales)",
+            Users,
+            vec!["accountEnabled eq true".to_string()],
+            vec![],
+            false,
+        ),
+        // ipPhone is AD's, not mapped: Undefined, and so is its negation (CONTRACT §6).
+        ("(!(ipPhone=*))", Users, vec![], vec![], false),
+        ("(!(otherTelephone=+1425))", Contacts, vec![], vec![], false),
+        // A known type the collection lacks is absent: its negation is TRUE.
+        (
+            "(!(homePhone=*))",
+            Users,
+            vec!["accountEnabled eq true".to_string()],
             vec![],
             false,
         ),
@@ -379,7 +431,7 @@ fn decoded_request_has_select_top_and_no_headers_by_default() {
     assert_eq!(
         q.display_decoded(),
         "GET /v1.0/users?$filter=(accountEnabled eq true) and (startsWith(displayName,'jo') or \
-         startsWith(surname,'jo'))&$select=id,userPrincipalName,displayName,givenName,surname,mail,\
+         startsWith(displayName,' ') or startsWith(surname,'jo') or startsWith(surname,' '))&$select=id,userPrincipalName,displayName,givenName,surname,mail,\
          businessPhones,mobilePhone,faxNumber,jobTitle,department,companyName,officeLocation,\
          streetAddress,city,state,postalCode,country,employeeId,preferredLanguage,\
          onPremisesSamAccountName,mailNickname&$top=999"
@@ -392,7 +444,7 @@ fn negated_approximation_is_neither_pushed_nor_reported() {
     let plan = plan_with("(&(sn=a*)(!(cn=*jo*)))", Collection::Users, None, &DEFAULTS);
     assert_eq!(
         filters(&plan),
-        vec!["(accountEnabled eq true) and (startsWith(surname,'a'))"]
+        vec!["(accountEnabled eq true) and (startsWith(surname,'a') or startsWith(surname,' '))"]
     );
     assert!(plan.queries[0].search.is_none());
     assert!(plan.approximations.is_empty(), "{:?}", plan.approximations);
@@ -400,25 +452,74 @@ fn negated_approximation_is_neither_pushed_nor_reported() {
 }
 
 #[test]
-fn text_values_are_used_only_in_normal_form() {
-    use super::pushdown::{TextForm, text_form};
-    assert_eq!(text_form("Ann Lee"), TextForm::Whole("Ann Lee".into()));
-    assert_eq!(text_form(" Ann Lee"), TextForm::Prefix("Ann".into()));
-    assert_eq!(text_form("Ann Lee "), TextForm::Prefix("Ann".into()));
-    assert_eq!(text_form("Jo\u{AD}hn"), TextForm::Prefix("Jo".into()));
+fn text_prefixes_cover_every_stored_spelling() {
+    use super::pushdown::{TextRule::*, spelling_prefixes, stored_prefixes};
+    let p = |v: &str, r, _initial: bool| stored_prefixes(v, r);
+    let v = |xs: &[&str]| Some(xs.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+    // One word: its trimmed text (trailing spaces follow it) or a leading space.
+    assert_eq!(p("Meyer", Unicode, false), v(&["Meyer", " "]));
+    assert_eq!(p("  Meyer  ", Unicode, false), v(&["Meyer", " "]));
+    // Several words: the first one; spaces, or an NBSP slapd's NFKC makes a space,
+    // follow it.
+    assert_eq!(p("John Smith", Unicode, false), v(&["John", " "]));
+    assert_eq!(p(" John   Smith ", Unicode, false), v(&["John", " "]));
+    assert_eq!(p("John\u{a0}Smith", Unicode, false), v(&["John", " "]));
+    assert_eq!(p("john", Unicode, true), v(&["john", " "]));
+    assert_eq!(p("john sm", Unicode, true), v(&["john", " "]));
+    assert_eq!(p("john ", Unicode, true), v(&["john", " "]));
+    assert_eq!(p("john ", Ia5, true), v(&["john", " "]));
+    assert_eq!(p("a b@x", Ia5, false), v(&["a", " "]));
+    assert_eq!(p("jos\u{e9}@x", Ia5, false), None);
+    // Both normal forms of the first precomposed letter, whichever form was asserted.
     assert_eq!(
-        text_form("Ren\u{e9}e"),
-        TextForm::Whole("Ren\u{e9}e".into())
+        p("Zo\u{eb}", Unicode, false),
+        v(&["Zo\u{eb}", "Zoe\u{308}", " "])
     );
-    // NFD input is compared in NFC, as OpenLDAP treats both alike.
     assert_eq!(
-        text_form("Rene\u{301}e"),
-        TextForm::Whole("Ren\u{e9}e".into())
+        p("Zoe\u{308}", Unicode, false),
+        v(&["Zo\u{eb}", "Zoe\u{308}", " "])
     );
-    // The ligature folds under NFKC (RFC 4518 §2.2): only the part before it is safe.
-    assert_eq!(text_form("Gra\u{fb01}n"), TextForm::Prefix("Gra".into()));
-    assert_eq!(text_form("  "), TextForm::Unusable);
-    assert_eq!(text_form("\u{200b}x"), TextForm::Unusable);
+    assert_eq!(
+        p("M\u{fc}ller", Unicode, false),
+        v(&["M\u{fc}ller", "Mu\u{308}ller", " "])
+    );
+    // Cut before the second such letter, so mixed spellings stay covered.
+    assert_eq!(
+        p("M\u{fc}ller-L\u{fc}denscheidt", Unicode, false),
+        v(&["M\u{fc}ller-L", "Mu\u{308}ller-L", " "])
+    );
+    // A letter with two marks has more spellings (orders, partial composition): cut.
+    assert_eq!(p("Nguy\u{1ec5}n", Unicode, false), v(&["Nguy", " "]));
+    assert_eq!(p("\u{1ec5}", Unicode, false), None);
+    // A mark that does not compose (q + U+0303) cuts before its base.
+    assert_eq!(p("Aq\u{303}x", Unicode, false), v(&["A", " "]));
+    // Compatibility characters fold under NFKC; format characters vanish.
+    assert_eq!(p("Gra\u{fb01}n", Unicode, false), v(&["Gra", " "]));
+    assert_eq!(p("Jo\u{AD}hn", Unicode, false), v(&["Jo", " "]));
+    assert_eq!(p("\u{200b}x", Unicode, false), None);
+    // slapd lowercases dotted capital I to `i`: both are asked for, and that is the one
+    // letter with two spellings.
+    assert_eq!(
+        p("\u{130}rem", Unicode, false),
+        v(&["Irem", "\u{130}rem", " "])
+    );
+    assert_eq!(
+        p("Smith", Unicode, false),
+        v(&["Smith", "Sm\u{130}th", " "])
+    );
+    assert_eq!(p("Philip", Unicode, false), v(&["Phil", "Ph\u{130}l", " "]));
+    assert_eq!(
+        p("Zo\u{eb}mi", Unicode, false),
+        v(&["Zo\u{eb}m", "Zoe\u{308}m", " "])
+    );
+    assert_eq!(p("mi@x", Ia5, false), v(&["mi@x", " "]));
+    assert_eq!(p("  ", Unicode, false), None);
+    assert_eq!(p("", Unicode, true), None);
+    // $search words: both forms, no space handling.
+    assert_eq!(
+        spelling_prefixes("Zo\u{eb} Ann", Unicode),
+        v(&["Zo\u{eb} Ann", "Zoe\u{308} Ann"])
+    );
 }
 
 #[test]
@@ -597,7 +698,19 @@ fn long_or_is_split_or_dropped_within_the_url_limit() {
     let mails: String = (0..40).map(|i| format!("(mail=p{i}@x.com)")).collect();
     let plan = plan_with(&format!("(|{mails})"), Collection::Users, None, &DEFAULTS);
     assert!(!plan.unbounded);
-    assert!(plan.queries.iter().all(|q| q.count && url_fits(q)));
+    assert!(plan.queries.len() <= 2);
+    for q in &plan.queries {
+        assert!(url_fits(q));
+        // More than 15 OR children need the advanced parameters (GRAPH.md §4).
+        let children = q.filter.as_deref().unwrap_or("").matches(" or ").count() + 1;
+        assert_eq!(q.count, children > 15, "{}", q.display_decoded());
+    }
+    let sent: usize = plan
+        .queries
+        .iter()
+        .map(|q| q.filter.as_deref().unwrap_or("").matches("@x.com'").count())
+        .sum();
+    assert_eq!(sent, 40, "{}", explain_plan(&plan));
 }
 
 // ---------------------------------------------------------------- OData test evaluator
@@ -1214,4 +1327,375 @@ proptest! {
             prop_assert_eq!(plan.unbounded, !parses, "{}", explain_plan(&plan));
         }
     }
+}
+
+// ---------------------------------------------------------------- recall over messy values
+
+/// Canonical words: non-ASCII (one mark, several marks, dotted I), RFC 4515 specials
+/// (`*`, `(`, `)`, `\`, NUL), quotes and mixed case.
+const MESSY_WORDS: &[&str] = &[
+    "Meyer",
+    "John",
+    "Smith",
+    "Zo\u{eb}",
+    "M\u{fc}ller",
+    "Jos\u{e9}",
+    "Nguy\u{1ec5}n",
+    "O'Brien",
+    "a*b",
+    "(x)",
+    "back\\slash",
+    "nul\0x",
+    "\u{c5}ngstr\u{f6}m",
+    "\u{c9}MILE",
+    "L\u{f8}kke",
+    "stra\u{df}e",
+    "\u{130}rem",
+    "\u{1f08}\u{3b8}\u{3b7}\u{342}\u{3bd}\u{3b1}\u{3b9}",
+];
+
+/// A small deterministic generator, so one proptest `u64` picks a whole spelling.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// `canonical` as a person might have stored or typed it: 0-2 leading and trailing
+/// spaces, 1-3 spaces or a no-break space between words, each word as is, upper or lower case, each character in NFC
+/// or NFD.
+fn respell(canonical: &str, seed: u64) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let mut d = Dice(seed);
+    let spaces = |d: &mut Dice, min: u64| " ".repeat((min + d.roll(3)) as usize);
+    let mut out = spaces(&mut d, 0);
+    for (i, word) in canonical.split(' ').enumerate() {
+        if i > 0 {
+            // Sometimes a no-break space, which slapd's NFKC makes a space.
+            if d.roll(4) == 0 {
+                out.push('\u{a0}');
+            } else {
+                out.push_str(&spaces(&mut d, 1));
+            }
+        }
+        let cased = match d.roll(3) {
+            0 => word.to_string(),
+            1 => word.to_uppercase(),
+            _ => word.to_lowercase(),
+        };
+        for ch in cased.nfc() {
+            if d.roll(2) == 0 {
+                out.push(ch);
+            } else {
+                out.extend(std::iter::once(ch).nfd());
+            }
+        }
+    }
+    out.push_str(&spaces(&mut d, 0));
+    out
+}
+
+/// A value's first `n` characters (an `initial` piece typed on a phone).
+fn first_chars(v: &str, n: usize) -> String {
+    v.trim_start().chars().take(n.max(1)).collect()
+}
+
+fn canonical_name() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(MESSY_WORDS), 1..4).prop_map(|w| w.join(" "))
+}
+
+/// Text attributes with the Graph property behind them for users (CONTRACT §5) — every
+/// text rule: caseIgnore with and without startsWith, IA5 (mail), and a first-of source.
+const TEXT_ATTRS: &[(&str, &str)] = &[
+    ("cn", "displayName"),
+    ("sn", "surname"),
+    ("givenName", "givenName"),
+    ("mail", "mail"),
+    ("title", "jobTitle"),
+    ("department", "department"),
+    ("l", "city"),
+    ("sAMAccountName", "mailNickname"),
+];
+
+/// The shapes whose recall every mode guarantees: equality, `initial`, and contains pieces
+/// that are whole stored words (non-strict `$search` matches word prefixes).
+#[derive(Debug, Clone)]
+enum Shape {
+    Equality,
+    Initial(usize),
+    InitialAny(usize),
+    ContainsWord(usize),
+    Present,
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    prop_oneof![
+        Just(Shape::Equality),
+        (1usize..8).prop_map(Shape::Initial),
+        (1usize..5).prop_map(Shape::InitialAny),
+        (0usize..3).prop_map(Shape::ContainsWord),
+        Just(Shape::Present),
+    ]
+}
+
+/// One leaf: an attribute, a shape, which pool name it asserts and a spelling seed.
+fn messy_leaf(pool: usize) -> impl Strategy<Value = (usize, Shape, usize, u64)> {
+    (0..TEXT_ATTRS.len(), shape(), 0..pool, any::<u64>())
+}
+
+fn leaf_filter(leaf: &(usize, Shape, usize, u64), pool: &[String]) -> LdapFilter {
+    let (attr, shape, name, seed) = leaf;
+    let attr = TEXT_ATTRS[*attr].0.to_string();
+    let typed = respell(&pool[*name], *seed);
+    match shape {
+        Shape::Equality => LdapFilter::Equality(attr, typed),
+        Shape::Initial(n) => LdapFilter::Substring(
+            attr,
+            LdapSubstringFilter {
+                initial: Some(first_chars(&typed, *n)),
+                any: Vec::new(),
+                final_: None,
+            },
+        ),
+        Shape::InitialAny(n) => LdapFilter::Substring(
+            attr,
+            LdapSubstringFilter {
+                initial: Some(first_chars(&typed, *n)),
+                any: vec![typed.chars().rev().take(2).collect()],
+                final_: None,
+            },
+        ),
+        Shape::ContainsWord(w) => {
+            let words: Vec<&str> = typed.split(' ').filter(|x| !x.is_empty()).collect();
+            let word = words.get(*w % words.len().max(1)).copied().unwrap_or("x");
+            // The word-prefix guarantee is displayName's (tokenized $search, GRAPH.md §2);
+            // surname and givenName fall back to startsWith, an approximation `explain`
+            // reports, so contains is asserted on cn only.
+            LdapFilter::Substring(
+                "cn".to_string(),
+                LdapSubstringFilter {
+                    initial: None,
+                    any: vec![word.to_string()],
+                    final_: None,
+                },
+            )
+        }
+        Shape::Present => LdapFilter::Present(attr),
+    }
+}
+
+/// A Graph user whose text properties are messy spellings of pool names, or empty.
+fn messy_user(n: usize, picks: &[(usize, u64, bool)], pool: &[String]) -> Value {
+    let mut obj = json!({
+        "id": format!("00000000-0000-4000-8000-{n:012}"),
+        "userPrincipalName": format!("u{n}@example.com"),
+        "accountEnabled": true,
+        "businessPhones": [],
+    });
+    for ((_, property), (name, seed, empty)) in TEXT_ATTRS.iter().zip(picks) {
+        let value = if *empty {
+            String::new()
+        } else if *property == "mail" {
+            // caseIgnoreIA5Match: only ASCII mail values can match.
+            respell(&pool[*name], *seed)
+                .chars()
+                .filter(char::is_ascii)
+                .collect()
+        } else {
+            respell(&pool[*name], *seed)
+        };
+        obj[*property] = Value::String(value);
+    }
+    obj
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Strict,
+    E164,
+    NonStrict,
+}
+
+/// The objects of `users` the plan's requests return, by the emulator's own `$filter` and
+/// `$search` evaluators (an OData implementation the translator does not share), which
+/// also refuse any request Graph would reject.
+fn returned_by_graph(plan: &PushdownPlan, users: &[Value]) -> Result<Vec<bool>, TestCaseError> {
+    use graph_emulator::{odata, resource::USERS, search};
+    let mut found = vec![false; users.len()];
+    for q in &plan.queries {
+        let filter = match q.filter.as_deref() {
+            Some(text) => {
+                let f = odata::parse(text)
+                    .map_err(|e| TestCaseError::fail(format!("{text}: {e:?}")))?;
+                odata::check(&f, &USERS, q.count && q.consistency_eventual)
+                    .map_err(|e| TestCaseError::fail(format!("Graph rejects {text}: {e:?}")))?;
+                Some(f)
+            }
+            None => None,
+        };
+        let search = match q.search.as_deref() {
+            Some(text) => Some(
+                search::parse(text, &USERS)
+                    .map_err(|e| TestCaseError::fail(format!("{text}: {e:?}")))?,
+            ),
+            None => None,
+        };
+        for (i, u) in users.iter().enumerate() {
+            let by_filter = filter.as_ref().is_none_or(|f| odata::matches(f, u));
+            let by_search = search.as_ref().is_none_or(|s| search::matches(s, u));
+            found[i] |= by_filter && by_search;
+        }
+    }
+    Ok(found)
+}
+
+fn check_recall(mode: Mode, f: &LdapFilter, users: &[Value]) -> Result<(), TestCaseError> {
+    use crate::directory::filter::{MatchContext, Tri as LocalTri, evaluate};
+    use crate::directory::phone::{PhoneMatch, PhoneRules};
+    use crate::directory::tree::Tree;
+    let phone_mode = match mode {
+        Mode::E164 => PhoneMatch::E164,
+        _ => PhoneMatch::Rfc4517,
+    };
+    let rules = PhoneRules::new(phone_mode, "US").map_err(TestCaseError::fail)?;
+    let variants = |v: &str| rules.spelling_variants(v);
+    let mapping = Mapping::default_mapping();
+    let ctx = TranslateContext {
+        mapping: &mapping,
+        user_filter: "accountEnabled eq true",
+        strict_substrings: matches!(mode, Mode::Strict | Mode::E164),
+        phone_e164: matches!(mode, Mode::E164),
+        phone_variants: &variants,
+        page_size: 999,
+    };
+    let plan = plan_collection(f, Collection::Users, None, &ctx);
+    prop_assert!(plan.queries.len() <= 2, "{}", explain_plan(&plan));
+    for q in &plan.queries {
+        prop_assert!(url_fits(q));
+    }
+    let found = returned_by_graph(&plan, users)?;
+    let tree = Tree::new("dc=example,dc=com").map_err(TestCaseError::fail)?;
+    let local = MatchContext { phone: &rules };
+    for (u, found) in users.iter().zip(found) {
+        let Some(entry) = mapping.to_entry(Collection::Users, u, &tree) else {
+            continue;
+        };
+        if evaluate(f, &entry, &local) == LocalTri::True {
+            prop_assert!(
+                found,
+                "{mode:?}: {} accepts\n{u:#}\nbut Graph is not asked for it:\n{}",
+                super::pushdown::ldap_filter_text(f),
+                explain_plan(&plan)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn messy_case() -> impl Strategy<Value = (Vec<String>, Vec<Value>, LdapFilter)> {
+    prop::collection::vec(canonical_name(), 1..4).prop_flat_map(|pool| {
+        let n = pool.len();
+        let pick = (0..n, any::<u64>(), prop::bool::weighted(0.1));
+        let user = prop::collection::vec(pick, TEXT_ATTRS.len());
+        let leaves = prop::collection::vec(messy_leaf(n), 1..4);
+        (
+            Just(pool),
+            prop::collection::vec(user, 1..6),
+            leaves,
+            0u8..4,
+        )
+            .prop_map(|(pool, picks, leaves, combine)| {
+                let users: Vec<Value> = picks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| messy_user(i, p, &pool))
+                    .collect();
+                let mut items: Vec<LdapFilter> =
+                    leaves.iter().map(|l| leaf_filter(l, &pool)).collect();
+                let f = match (combine, items.len()) {
+                    (_, 1) => items.remove(0),
+                    (0, _) => LdapFilter::Or(items),
+                    (1, _) => LdapFilter::And(items),
+                    (2, _) => {
+                        // (&(first)(!(second))...): a NOT is checked locally.
+                        let first = items.remove(0);
+                        LdapFilter::And(vec![
+                            first,
+                            LdapFilter::Not(Box::new(LdapFilter::Or(items))),
+                        ])
+                    }
+                    _ => LdapFilter::Or(vec![items.remove(0), LdapFilter::And(items)]),
+                };
+                (pool, users, f)
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Issue 11 item 5: every user the local filter accepts is among what Graph is asked
+    /// for, whatever the stored spelling (spaces, NFC/NFD, case, empty values, escapes),
+    /// in strict mode, e164 mode and non-strict mode.
+    #[test]
+    fn messy_values_are_recalled_in_every_mode(case in messy_case()) {
+        let (_pool, users, f) = case;
+        for mode in [Mode::Strict, Mode::E164, Mode::NonStrict] {
+            check_recall(mode, &f, &users)?;
+        }
+    }
+
+    /// The same with the typed value being an exact stored value's spelling of another
+    /// user, so equality always has a match to find.
+    #[test]
+    fn a_stored_value_typed_differently_finds_its_owner(
+        name in canonical_name(),
+        stored in any::<u64>(),
+        typed in any::<u64>(),
+        attr in 0..TEXT_ATTRS.len(),
+        cut in 1usize..10,
+    ) {
+        let pool = vec![name];
+        let picks = vec![(0usize, stored, false); TEXT_ATTRS.len()];
+        let users = vec![messy_user(0, &picks, &pool)];
+        for shape in [Shape::Equality, Shape::Initial(cut)] {
+            let f = leaf_filter(&(attr, shape, 0, typed), &pool);
+            for mode in [Mode::Strict, Mode::E164, Mode::NonStrict] {
+                check_recall(mode, &f, &users)?;
+            }
+        }
+    }
+}
+
+#[test]
+fn explain_shows_the_spellings_sent() {
+    let plan = plan_with("(sn=M\u{fc}ller)", Collection::Users, None, &DEFAULTS);
+    let text = explain_plan(&plan);
+    assert!(
+        text.contains("startsWith(surname,'M\u{fc}ller') or startsWith(surname,'Mu\u{308}ller') or startsWith(surname,' ')"),
+        "{text}"
+    );
+    assert!(text.contains("stored spellings asked for"), "{text}");
+    assert!(
+        text.contains(
+            // Combining marks are shown escaped, so the two spellings look different.
+            "(sn=M\u{fc}ller): surname starting with \"M\u{fc}ller\" or \"Mu\\u{308}ller\" or \" \""
+        ),
+        "{text}"
+    );
+    // A property without startsWith says why it is read whole.
+    let text = explain_plan(&plan_with(
+        "(department=Sales)",
+        Collection::Users,
+        None,
+        &DEFAULTS,
+    ));
+    assert!(text.contains("department has no startsWith"), "{text}");
+    assert!(text.contains("scan:"), "{text}");
 }

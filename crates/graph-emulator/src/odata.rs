@@ -1187,6 +1187,28 @@ mod tests {
     }
 
     #[test]
+    fn evaluation_compares_the_stored_string_untrimmed_and_unnormalised() {
+        // Graph compares the stored text case-insensitively and nothing more (GRAPH.md §5):
+        // no trimming, no space folding, no Unicode normalisation.
+        let user = json!({
+            "displayName": "  John  Smith ", "surname": " Meyer ", "givenName": "Zoe\u{308}"
+        });
+        let yes = |t: &str| {
+            let f = checked(t, false).unwrap();
+            matches(&f, &user)
+        };
+        assert!(yes("startsWith(displayName,' ')"));
+        assert!(yes("startsWith(surname,' ')"));
+        assert!(!yes("displayName eq 'John Smith'"));
+        assert!(!yes("startsWith(displayName,'John')"));
+        assert!(!yes("surname eq 'Meyer'"));
+        assert!(yes("surname eq ' MEYER '"));
+        assert!(!yes("givenName eq 'Zo\u{eb}'"));
+        assert!(yes("startsWith(givenName,'ZOE\u{308}')"));
+        assert!(yes("givenName in ('Zo\u{eb}','zoe\u{308}')"));
+    }
+
+    #[test]
     fn evaluation_is_case_insensitive() {
         let user = json!({
             "displayName": "Megan Bowen", "mail": "Megan.Bowen@example.com", "accountEnabled": true,
