@@ -104,7 +104,7 @@ pub(super) async fn ask(
         Err(_) => Err(LdapError::new(
             LdapResultCode::TimeLimitExceeded,
             format!(
-                "time limit of {} s reached while waiting for Microsoft Graph",
+                "Graph did not answer in time: the time limit of {} s was reached",
                 time_limit.as_secs()
             ),
         )),
