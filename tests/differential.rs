@@ -29,8 +29,8 @@ use std::time::Instant;
 
 use common::{BASE, Harness, LdapSearchOutput, ldapsearch, parse_ldif, start_with};
 use filtergen::{Filter, Generator, Pools, Query, SampleEntry, Scope};
+use graph_emulator::Tenant;
 use ldap_graph_gateway::config::Config;
-use ldap_graph_gateway::emulator::Tenant;
 use slapd::{Slapd, SlapdSetup};
 
 /// Fixed seed of the generated corpus: the same filters on every run.
@@ -40,7 +40,7 @@ const GENERATED: usize = 1_100;
 /// Generated filters on the messy tenant.
 const GENERATED_MESSY: usize = 300;
 /// The messy tenant is read in Graph pages of the emulator's default size (100, GRAPH.md §4).
-const MESSY_PAGE_SIZE: usize = ldap_graph_gateway::emulator::server::DEFAULT_PAGE_SIZE;
+const MESSY_PAGE_SIZE: usize = graph_emulator::server::DEFAULT_PAGE_SIZE;
 /// Failing searches listed in an assertion message.
 const SHOWN: usize = 20;
 /// The AD-style types and classes of CONTRACT §5, written from the contract.
@@ -1528,7 +1528,7 @@ async fn gateway_answers_like_slapd() {
         corpus,
         clients,
         // the gateway's default `[graph] page_size`, Graph's largest page
-        page: ldap_graph_gateway::emulator::server::MAX_PAGE_SIZE,
+        page: graph_emulator::server::MAX_PAGE_SIZE,
     })
     .await;
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));

@@ -5,8 +5,8 @@
 //! and empty, null or missing properties. Graph JSON only; it knows nothing of the gateway.
 #![allow(dead_code)]
 
-use ldap_graph_gateway::emulator::Tenant;
-use ldap_graph_gateway::emulator::{SAMPLE_CLIENT_ID, SAMPLE_CLIENT_SECRET, SAMPLE_TENANT_ID};
+use graph_emulator::Tenant;
+use graph_emulator::{SAMPLE_CLIENT_ID, SAMPLE_CLIENT_SECRET, SAMPLE_TENANT_ID};
 use serde_json::{Map, Value, json};
 use unicode_normalization::UnicodeNormalization;
 
