@@ -564,15 +564,22 @@ enum Exception {
     /// Non-strict substrings: a contains or ends-with piece on a name found by Graph's
     /// word-prefix `$search`, so a piece that starts no word finds nothing.
     ContainsWordPrefix,
+    /// Both at once: an entry neither explains alone (items of both kinds moved it).
+    Both,
 }
 
 impl Exception {
-    const ALL: [Exception; 2] = [Exception::PhoneFormats, Exception::ContainsWordPrefix];
+    const ALL: [Exception; 3] = [
+        Exception::PhoneFormats,
+        Exception::ContainsWordPrefix,
+        Exception::Both,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Exception::PhoneFormats => "phone numbers matched across formats (e164)",
             Exception::ContainsWordPrefix => "contains-substring by word-prefix $search",
+            Exception::Both => "both exceptions together",
         }
     }
 }
@@ -703,6 +710,11 @@ fn under_exception(f: &Filter, exception: Exception, p: &tenant::Person) -> Opti
     let out = match exception {
         Exception::PhoneFormats => walk(f, &|i| phone_verdict(i, p), &mut changed),
         Exception::ContainsWordPrefix => walk(f, &|i| contains_verdict(i, p), &mut changed),
+        Exception::Both => walk(
+            f,
+            &|i| phone_verdict(i, p).or_else(|| contains_verdict(i, p)),
+            &mut changed,
+        ),
     };
     changed.then_some(out)
 }
@@ -794,12 +806,23 @@ fn classify(
     } else {
         ask_oracle(slapd_url, &queries)
     };
-    let mut explained: BTreeMap<usize, Exception> = BTreeMap::new();
+    // An entry is explained when the filter under default mode's rules (both exceptions'
+    // items rewritten) gives the gateway's answer; it is counted under the one exception
+    // that gives that answer alone, if one does.
+    let mut gives: BTreeMap<(usize, Exception), bool> = BTreeMap::new();
     for ((m, e), a) in checks.iter().zip(&answers) {
         let matches = a.code == 0 && !a.entries.is_empty();
-        if a.code == 0 && matches == moved[*m].added {
-            explained.entry(*m).or_insert(*e);
+        gives.insert((*m, *e), a.code == 0 && matches == moved[*m].added);
+    }
+    let mut explained: BTreeMap<usize, Exception> = BTreeMap::new();
+    for m in 0..moved.len() {
+        if gives.get(&(m, Exception::Both)) != Some(&true) {
+            continue;
         }
+        let alone = [Exception::PhoneFormats, Exception::ContainsWordPrefix]
+            .into_iter()
+            .find(|e| gives.get(&(m, *e)) == Some(&true));
+        explained.insert(m, alone.unwrap_or(Exception::Both));
     }
     let mut excused: BTreeMap<Exception, usize> = BTreeMap::new();
     let mut by_search: BTreeMap<usize, BTreeSet<Exception>> = BTreeMap::new();
@@ -1694,4 +1717,99 @@ async fn exception_contains_is_word_prefix_by_default() {
         !default.contains(&dn),
         "word-prefix $search finds no *{piece}* inside a word"
     );
+}
+
+/// The default-mode classifier excuses an entry only when the exception it claims explains
+/// that entry: a wrong phone match, a dropped entry whose contains piece starts a word, a
+/// phone presence item, or an exception moving the entry the other way is not excused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classifier_excuses_only_what_the_exception_explains() {
+    let tenant = Tenant::sample();
+    let entries = exported_entries(&tenant);
+    let people = tenant::people(&tenant);
+    let slapd = oracle(&entries);
+    let megan = normalize_dn(&format!("uid=megan.bowen@example.com,ou=users,{BASE}"));
+    // (filter, the gateway added Megan (else dropped her), the exception that explains it)
+    let cases: &[(&str, bool, Option<Exception>)] = &[
+        (
+            "(telephoneNumber=\\28425\\29 555-0100)",
+            true,
+            Some(Exception::PhoneFormats),
+        ),
+        ("(telephoneNumber=\\28425\\29 555-0199)", true, None),
+        ("(!(telephoneNumber=\\28425\\29 555-0100))", true, None),
+        (
+            "(!(telephoneNumber=\\28425\\29 555-0100))",
+            false,
+            Some(Exception::PhoneFormats),
+        ),
+        ("(telephoneNumber=*)", false, None),
+        ("(telephoneNumber=*5550199)", true, None),
+        ("(cn=*ega*)", false, Some(Exception::ContainsWordPrefix)),
+        ("(cn=*bow*)", false, None),
+        ("(cn=*ega*)", true, None),
+        ("(!(cn=*ega*))", true, Some(Exception::ContainsWordPrefix)),
+        // dropped although the phone item (true under e164) keeps the OR true: neither
+        // exception alone explains it, and they are not combined
+        (
+            "(|(cn=*ega*)(telephoneNumber=\\28425\\29 555-0100))",
+            false,
+            None,
+        ),
+        // added by the phone item although the contains item, false by word prefix in
+        // default mode, makes the AND false: a phone excuse that contains rules out
+        (
+            "(&(cn=*ega*)(telephoneNumber=\\28425\\29 555-0100))",
+            true,
+            None,
+        ),
+        // dropped: the contains item false by word prefix, the phone item (true under
+        // e164) inside an AND that another item keeps false
+        (
+            "(|(cn=*ega*)(&(telephoneNumber=\\28425\\29 555-0100)(sn=Nobody)))",
+            false,
+            Some(Exception::ContainsWordPrefix),
+        ),
+    ];
+    let corpus: Vec<Query> = cases
+        .iter()
+        .map(|(f, _, _)| Query {
+            category: "classifier".into(),
+            base: BASE.into(),
+            scope: Scope::Sub,
+            filter: filtergen::parse(f).expect("filter"),
+        })
+        .collect();
+    let diffs: Vec<Disagreement> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (_, added, _))| Disagreement {
+            index: i,
+            kind: if *added {
+                "gateway returns extra entries"
+            } else {
+                "gateway misses entries"
+            },
+            detail: String::new(),
+            added: if *added { vec![megan.clone()] } else { vec![] },
+            missing: if *added { vec![] } else { vec![megan.clone()] },
+        })
+        .collect();
+    let url = slapd.url();
+    let verdict = tokio::task::spawn_blocking(move || classify(&url, &corpus, &people, &diffs))
+        .await
+        .expect("classifier");
+    let unexplained: BTreeSet<usize> = verdict.unexplained.iter().map(|(i, _)| *i).collect();
+    for (i, (f, added, want)) in cases.iter().enumerate() {
+        assert_eq!(
+            !unexplained.contains(&i),
+            want.is_some(),
+            "{f} with Megan {}",
+            if *added { "added" } else { "dropped" }
+        );
+    }
+    for e in Exception::ALL {
+        let want = cases.iter().filter(|c| c.2 == Some(e)).count();
+        assert_eq!(verdict.excused.get(&e).copied().unwrap_or(0), want, "{e:?}");
+    }
 }
