@@ -10,7 +10,8 @@ use std::time::Duration;
 use graph_emulator::{EmulatorHandle, Tenant};
 use ldap_graph_gateway::app;
 use ldap_graph_gateway::config::Config;
-use ldap_graph_gateway::ldap::server::{Gateway, RunningServer};
+use ldap_graph_gateway::ldap::gateway::Gateway;
+use ldap_graph_gateway::ldap::server::RunningServer;
 
 pub const BASE: &str = "dc=example,dc=com";
 
@@ -51,7 +52,8 @@ pub async fn start_with(tenant: Tenant, tweak: impl FnOnce(&mut Config)) -> Harn
         .await
         .expect("the Graph emulator starts");
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let mut cfg = Config::demo(listen, &emu.base_url(), &tenant_id, &client_id, &secret);
+    let mut cfg = Config::demo(listen, &emu.base_url(), &tenant_id, &client_id, &secret)
+        .expect("the demo configuration");
     tweak(&mut cfg);
     let (gw, server) = app::start(&cfg).await.expect("the gateway starts");
     Harness {
@@ -174,3 +176,5 @@ fn decode_b64(s: &str) -> String {
     }
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+pub mod raw;
