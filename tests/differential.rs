@@ -1373,6 +1373,8 @@ struct Scenario {
     page: usize,
     /// The Graph requests a name-prefix search may cost when its answer fits a page.
     name_prefix_requests: u64,
+    /// Graph pages of users a directory listing must take (the tenant spans that many).
+    listing_pages: u64,
 }
 
 /// Runs a scenario against slapd and both gateway modes; returns every failed check.
@@ -1506,6 +1508,17 @@ async fn run_scenario(sc: Scenario) -> Vec<String> {
         ));
     }
     for (mode, run) in [("strict", &strict_run), ("default", &default_run)] {
+        let listing = run
+            .costs
+            .get("client directory listing")
+            .map_or(0, |c| c.max_users_requests);
+        if listing < sc.listing_pages {
+            failures.push(format!(
+                "{}, {mode} mode: a directory listing read {listing} pages of users, not the \
+                 {} the tenant spans",
+                sc.title, sc.listing_pages
+            ));
+        }
         if run.rejections != 0 {
             failures.push(format!(
                 "{}, {mode} mode: {} Graph requests rejected by the emulator",
@@ -1569,6 +1582,7 @@ async fn gateway_answers_like_slapd() {
         page: graph_emulator::server::MAX_PAGE_SIZE,
         // one per collection (issue 3)
         name_prefix_requests: 2,
+        listing_pages: 1,
     })
     .await;
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
@@ -1605,6 +1619,7 @@ async fn gateway_answers_like_slapd_on_a_messy_tenant() {
         page: MESSY_PAGE_SIZE,
         // at most two per collection under stored-spelling variance (issue 7)
         name_prefix_requests: 4,
+        listing_pages: enabled.div_ceil(MESSY_PAGE_SIZE) as u64,
     })
     .await;
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
