@@ -21,6 +21,9 @@ pub fn raw_objects(t: &Tenant) -> (Vec<Value>, Vec<Value>) {
     (t.users.clone(), t.contacts.clone())
 }
 
+/// An entry's attributes as an LDAP server loads them: (name, values).
+pub type Attributes = Vec<(String, Vec<String>)>;
+
 /// One mapped LDAP entry, as an OpenLDAP server holding the same data would hold it.
 #[derive(Debug, Clone)]
 pub struct Person {
@@ -46,11 +49,16 @@ impl Person {
     pub fn cn(&self) -> &str {
         self.first("cn").unwrap_or("")
     }
+    /// The attributes as an LDAP server would load them: (name, values).
+    pub fn attributes(&self) -> Attributes {
+        self.attrs
+            .iter()
+            .map(|(a, vs)| (a.clone(), vs.clone()))
+            .collect()
+    }
+    /// Empty values produce no attribute (CONTRACT §5); a value of spaces is not empty.
     fn put(&mut self, names: &[&str], values: Vec<String>) {
-        let values: Vec<String> = values
-            .into_iter()
-            .filter(|v| !v.trim().is_empty())
-            .collect();
+        let values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
         if values.is_empty() {
             return;
         }
@@ -68,6 +76,7 @@ pub fn canonical(attr: &str) -> String {
         "surname" => "sn",
         "gn" => "givenname",
         "mobiletelephonenumber" => "mobile",
+        "2.5.4.20" => "telephonenumber",
         "hometelephonenumber" => "homephone",
         "fax" => "facsimiletelephonenumber",
         "rfc822mailbox" => "mail",
@@ -233,6 +242,35 @@ pub fn contacts(t: &Tenant) -> Vec<Person> {
     raw_objects(t).1.iter().map(map_contact).collect()
 }
 
+/// The base and ou entries (CONTRACT §4): objectClass and the RDN attribute only.
+pub fn containers() -> Vec<(String, Attributes)> {
+    let attrs = |classes: &[&str], rdn: (&str, &str)| {
+        vec![
+            (
+                "objectClass".to_string(),
+                classes.iter().map(|c| c.to_string()).collect(),
+            ),
+            (rdn.0.to_string(), vec![rdn.1.to_string()]),
+        ]
+    };
+    let dc = BASE
+        .split(',')
+        .next()
+        .and_then(|r| r.strip_prefix("dc="))
+        .unwrap_or_default();
+    vec![
+        (BASE.to_string(), attrs(&["top", "domain"], ("dc", dc))),
+        (
+            USERS_OU.to_string(),
+            attrs(&["top", "organizationalUnit"], ("ou", "users")),
+        ),
+        (
+            CONTACTS_OU.to_string(),
+            attrs(&["top", "organizationalUnit"], ("ou", "contacts")),
+        ),
+    ]
+}
+
 /// Every person entry under the base DN: enabled users, then contacts.
 pub fn people(t: &Tenant) -> Vec<Person> {
     let mut all = users(t);
@@ -258,7 +296,7 @@ pub const PHONE_ATTRS: &[&str] = &[
     "facsimiletelephonenumber",
 ];
 
-fn is_phone(attr: &str) -> bool {
+pub fn is_phone(attr: &str) -> bool {
     PHONE_ATTRS.contains(&canonical(attr).as_str())
 }
 
@@ -291,12 +329,11 @@ pub fn e164(number: &str) -> Option<String> {
     }
 }
 
-/// RFC 4517 telephoneNumberMatch: spaces and hyphens are insignificant, case ignored.
-fn phone_plain(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != ' ' && *c != '-')
-        .collect::<String>()
-        .to_lowercase()
+/// telephoneNumberMatch as OpenLDAP 2.5 applies it (the reference, CONTRACT §6): spaces
+/// and hyphens are insignificant and letters keep their case (`X1234` is not `x1234`),
+/// where RFC 4517 would ignore case.
+pub fn phone_plain(s: &str) -> String {
+    s.chars().filter(|c| *c != ' ' && *c != '-').collect()
 }
 
 /// Equality on a phone attribute in `e164` mode (§7).

@@ -96,12 +96,14 @@ impl Tenant {
     }
 
     /// A deterministic sample company: 330+ users in 6+ countries and 35+ contacts, with
-    /// phone numbers in many spellings and names that stress escaping (see the task brief).
+    /// phone numbers in many spellings and names that stress escaping (see the task brief),
+    /// and people stored as real directories hold them (stray spaces, NFD, odd groupings).
     pub fn sample() -> Tenant {
         let mut builder = SampleBuilder::new();
         builder.add_special_users();
         builder.add_generated_users(300);
         builder.add_contacts(38);
+        builder.add_messy_spellings();
         Tenant {
             tenant_id: SAMPLE_TENANT_ID.to_string(),
             client_id: SAMPLE_CLIENT_ID.to_string(),
@@ -1653,6 +1655,124 @@ impl SampleBuilder {
     }
 }
 
+impl SampleBuilder {
+    /// People stored the way real directories hold them (issue 7): names with leading,
+    /// trailing and repeated spaces, decomposed (NFD) beside precomposed spellings, phone
+    /// numbers grouped unlike their national format or with mixed separators, letters,
+    /// extensions and a number that does not parse. Added last, so the people before them
+    /// (and the tests that name them) stay as they were.
+    fn add_messy_spellings(&mut self) {
+        let messy: Vec<Person> = vec![
+            self.person(
+                " Maria Meyer ",
+                Some("Maria"),
+                Some(" Meyer "),
+                "maria.meyer",
+                "Seattle",
+                "Sales",
+                "Account Executive",
+                &["(425) 555.0107"],
+                None,
+            ),
+            self.person(
+                "  John  Anderson ",
+                Some("John"),
+                Some("Anderson"),
+                "john.anderson",
+                "Chicago",
+                "Finance",
+                "Financial Analyst",
+                &["+48 22 585 7650"],
+                Some("+1 (425) 555-0109 ext. 12"),
+            ),
+            self.person(
+                "Zoe\u{308} Mu\u{308}ller",
+                Some("Zoe\u{308}"),
+                Some("Mu\u{308}ller"),
+                "zoe.mueller",
+                "Berlin",
+                "Engineering",
+                "Software Engineer",
+                &["+43 22 685 4471"],
+                None,
+            ),
+            self.person(
+                "Jose\u{301} Rami\u{301}rez",
+                Some("Jose\u{301}"),
+                Some("Rami\u{301}rez"),
+                "jose.ramirez",
+                "São Paulo",
+                "Customer Support",
+                "Support Engineer",
+                &["+46 1 503 4546"],
+                None,
+            ),
+            self.person(
+                "Lee  Chen",
+                Some("Lee "),
+                Some("Chen"),
+                "lee.chen",
+                "Seattle",
+                "IT",
+                "Network Engineer",
+                &["425/555-0108", "+1.425.555.0110"],
+                None,
+            ),
+            self.person(
+                "Reception Seattle",
+                None,
+                None,
+                "reception.seattle",
+                "Seattle",
+                "Operations",
+                "Receptionist",
+                &["X1234"],
+                Some("n/a"),
+            ),
+        ];
+        for p in messy {
+            let user = self.render(p);
+            self.users.push(user);
+        }
+        let contacts = [
+            (
+                " Meyer, Paul",
+                "Paul",
+                " Meyer",
+                json!([
+                    {"number": "x1234", "type": "business"},
+                    {"number": "+41 44 668 18 00", "type": "mobile"},
+                ]),
+            ),
+            (
+                "Ju\u{308}rgen  Ko\u{308}hler",
+                "Ju\u{308}rgen",
+                "Ko\u{308}hler",
+                json!([
+                    {"number": "+49 (0)30 1234-56", "type": "business"},
+                    {"number": " 0049 151 2345 6789 ", "type": "home"},
+                ]),
+            ),
+        ];
+        for (display, given, surname, phones) in contacts {
+            let id = self.rng.guid();
+            self.contacts.push(json!({
+                "id": id,
+                "displayName": display,
+                "givenName": given,
+                "surname": surname,
+                "mail": Value::Null,
+                "jobTitle": "Consultant",
+                "companyName": "Litware  GmbH",
+                "department": Value::Null,
+                "phones": phones,
+                "addresses": [],
+                "proxyAddresses": [],
+            }));
+        }
+    }
+}
+
 fn user_id_seed(upn: &str) -> u32 {
     upn.bytes().fold(2_166_136_261u32, |h, b| {
         (h ^ u32::from(b)).wrapping_mul(16_777_619)
@@ -1776,6 +1896,53 @@ mod tests {
             .filter_map(|p| p["type"].as_str())
             .collect();
         assert_eq!(types.len(), 4, "{types:?}");
+    }
+
+    #[test]
+    fn sample_has_the_messy_spellings() {
+        let t = Tenant::sample();
+        let all = || t.users.iter().chain(&t.contacts);
+        let names = || {
+            all().flat_map(|o| {
+                ["displayName", "givenName", "surname"]
+                    .into_iter()
+                    .filter_map(move |k| o[k].as_str())
+            })
+        };
+        assert!(names().any(|n| n.starts_with(' ')), "leading space");
+        assert!(names().any(|n| n.ends_with(' ')), "trailing space");
+        assert!(names().any(|n| n.contains("  ")), "repeated space");
+        assert!(names().any(|n| n.contains("e\u{308}")), "NFD");
+        assert!(names().any(|n| n.contains('ë')), "NFC beside NFD");
+        let phones: Vec<&str> = t
+            .users
+            .iter()
+            .flat_map(|u| {
+                u["businessPhones"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .chain(std::iter::once(&u["mobilePhone"]))
+                    .filter_map(Value::as_str)
+            })
+            .chain(
+                t.contacts
+                    .iter()
+                    .flat_map(|c| c["phones"].as_array().into_iter().flatten())
+                    .filter_map(|p| p["number"].as_str()),
+            )
+            .collect();
+        for spelling in [
+            "(425) 555.0107",
+            "+48 22 585 7650",
+            "+43 22 685 4471",
+            "+46 1 503 4546",
+            "X1234",
+            "x1234",
+            "n/a",
+        ] {
+            assert!(phones.contains(&spelling), "{spelling}");
+        }
     }
 
     #[test]
