@@ -114,6 +114,10 @@ pub struct PhoneConfig {
     pub default_region: String,
     /// "e164" or "rfc4517" (the TOML key is `match`).
     pub match_mode: String,
+    /// Keep the in-memory phone index of CONTRACT §7 (numbers and object ids only).
+    pub index: bool,
+    /// Seconds between two reads of the phone index's delta links.
+    pub index_refresh_secs: u64,
 }
 
 /// `[mapping.users]` / `[mapping.contacts]`: `ldapAttr = "graphProperty"` overrides of the
@@ -198,6 +202,8 @@ pub mod defaults {
     pub const CONTACT_SCAN_LIMIT: u32 = 5_000;
     pub const DEFAULT_REGION: &str = "US";
     pub const MATCH_MODE: &str = "e164";
+    pub const PHONE_INDEX: bool = true;
+    pub const INDEX_REFRESH_SECS: u64 = 60;
 }
 
 /// Smallest `max_message_bytes` accepted: a bind or a modest search must fit.
@@ -296,6 +302,8 @@ impl Default for PhoneConfig {
         PhoneConfig {
             default_region: defaults::DEFAULT_REGION.to_string(),
             match_mode: defaults::MATCH_MODE.to_string(),
+            index: defaults::PHONE_INDEX,
+            index_refresh_secs: defaults::INDEX_REFRESH_SECS,
         }
     }
 }
@@ -384,6 +392,8 @@ struct RawPhone {
     default_region: Option<Sp<String>>,
     #[serde(rename = "match")]
     match_mode: Option<Sp<String>>,
+    index: Option<bool>,
+    index_refresh_secs: Option<Sp<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -983,6 +993,13 @@ impl Checker<'_> {
         Ok(PhoneConfig {
             default_region,
             match_mode,
+            index: raw.index.unwrap_or(defaults::PHONE_INDEX),
+            index_refresh_secs: self.at_least(
+                "phone.index_refresh_secs",
+                raw.index_refresh_secs,
+                1,
+                defaults::INDEX_REFRESH_SECS,
+            )?,
         })
     }
 
@@ -1351,6 +1368,8 @@ client_secret = "s3cr3t-VALUE-never-shown"
         assert_eq!(graph.page_size, 999);
         assert_eq!(config.search, SearchConfig::default());
         assert_eq!(config.phone, PhoneConfig::default());
+        assert!(config.phone.index);
+        assert_eq!(config.phone.index_refresh_secs, 60);
         assert_eq!(config.mapping, MappingConfig::default());
     }
 
@@ -1398,6 +1417,8 @@ client_secret = "s3cr3t-VALUE-never-shown"
             "contact_scan_limit",
             "default_region",
             "match",
+            "index",
+            "index_refresh_secs",
         ];
         for key in keys {
             assert!(
@@ -1436,6 +1457,16 @@ client_secret = "s3cr3t-VALUE-never-shown"
         );
         assert_eq!(config.ldap.size_limit, 500);
         assert!(config.ldap.accounts.is_empty());
+    }
+
+    #[test]
+    fn phone_index_keys_parse() {
+        let text = format!(
+            "[ldap]\nbase_dn = \"dc=x\"\n{GRAPH}[phone]\nindex = false\nindex_refresh_secs = 5\n"
+        );
+        let config = Config::parse(&text, "config.toml").unwrap();
+        assert!(!config.phone.index);
+        assert_eq!(config.phone.index_refresh_secs, 5);
     }
 
     #[test]
@@ -1843,6 +1874,12 @@ include_contacts = true
                 "phone.default_region",
                 Some("XX"),
                 "region code",
+            ),
+            (
+                format!("{ldap}{GRAPH}[phone]\nindex_refresh_secs = 0\n"),
+                "phone.index_refresh_secs",
+                Some("index_refresh_secs"),
+                "at least 1",
             ),
             (
                 format!("{ldap}{GRAPH}[phone]\nmatch_mode = \"e164\"\n"),
