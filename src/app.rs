@@ -67,6 +67,8 @@ pub fn build_directory(cfg: &Config) -> Result<Directory, String> {
         contact_scan_limit: cfg.search.contact_scan_limit,
         cache_ttl: Duration::from_secs(cfg.search.cache_ttl_secs),
         coalesce: cfg.search.coalesce,
+        phone_index: cfg.phone.index,
+        index_refresh: Duration::from_secs(cfg.phone.index_refresh_secs.max(1)),
     };
     Ok(Directory::new(tree, mapping, phone, settings, graph))
 }
@@ -121,6 +123,7 @@ pub fn build_gateway(cfg: &Config) -> Result<Gateway, String> {
 /// Starts the listeners of a configuration.
 pub async fn start(cfg: &Config) -> Result<(Arc<Gateway>, RunningServer), String> {
     let gw = Arc::new(build_gateway(cfg)?);
+    gw.directory.start_phone_index();
     let running = server::start(gw.clone(), &cfg.ldap.listen, &cfg.ldap.ldaps_listen)
         .await
         .map_err(|e| e.to_string())?;
@@ -202,6 +205,12 @@ pub async fn start_emulated(
     );
     tweak(&mut config);
     let (gateway, server) = start(&config).await?;
+    // Tests and the demo start from a loaded phone index (a real gateway answers from
+    // the spelling pushdown until it is); Graph requests counted later are the searches'.
+    let _ = gateway
+        .directory
+        .phone_index_ready(Duration::from_secs(30))
+        .await;
     Ok(EmulatedGateway {
         emulator,
         gateway,

@@ -2,6 +2,7 @@
 //! token endpoint and `/v1.0/users`, `/v1.0/contacts` served from a sample tenant, strict
 //! like Graph (it rejects what Graph rejects, with Graph's error bodies).
 
+pub mod delta;
 pub mod errors;
 pub mod odata;
 pub mod resource;

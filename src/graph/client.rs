@@ -38,6 +38,9 @@ pub struct GraphPage {
     pub items: Vec<serde_json::Value>,
     /// `@odata.nextLink`: the full URL of the next page, absent on the last page.
     pub next_link: Option<String>,
+    /// `@odata.deltaLink`: on the last page of a delta round, the URL that returns the
+    /// changes since (GRAPH.md §10a).
+    pub delta_link: Option<String>,
 }
 
 /// A cheaply clonable handle to the Graph client; clones share the token cache, the
@@ -169,21 +172,54 @@ impl GraphClient {
         q: &GraphQuery,
         deadline: Instant,
     ) -> Result<GraphPage, GraphError> {
-        let link = Url::parse(next_link)
-            .map_err(|e| GraphError::Garbage(format!("@odata.nextLink is not a URL ({e})")))?;
-        if link.origin() != self.inner.graph_base.origin() {
+        let shown = self.checked_link(next_link, "@odata.nextLink")?;
+        self.get_page(next_link, &q.headers(), &shown, deadline)
+            .await
+    }
+
+    /// The first page of a request the caller built (`/v1.0/...`, encoded), without
+    /// extra headers: for requests that are not collection queries, such as the delta
+    /// rounds of GRAPH.md §10a.
+    pub async fn get_path(
+        &self,
+        path_and_query: &str,
+        deadline: Instant,
+    ) -> Result<GraphPage, GraphError> {
+        let url = format!("{}{path_and_query}", self.inner.graph_prefix);
+        let shown = format!(
+            "GET {}",
+            percent_encoding::percent_decode_str(path_and_query).decode_utf8_lossy()
+        );
+        self.get_page(&url, &[], &shown, deadline).await
+    }
+
+    /// The page at a link Graph returned (`@odata.nextLink` or `@odata.deltaLink` of an
+    /// earlier `get_path` page), checked like `next_page`'s.
+    pub async fn follow_link(
+        &self,
+        link: &str,
+        deadline: Instant,
+    ) -> Result<GraphPage, GraphError> {
+        let shown = self.checked_link(link, "a link from Graph")?;
+        self.get_page(link, &[], &shown, deadline).await
+    }
+
+    /// The decoded request line of `link`, or an error when it is not a URL of the
+    /// configured Graph origin.
+    fn checked_link(&self, link: &str, what: &str) -> Result<String, GraphError> {
+        let url = Url::parse(link)
+            .map_err(|e| GraphError::Garbage(format!("{what} is not a URL ({e})")))?;
+        if url.origin() != self.inner.graph_base.origin() {
             return Err(GraphError::Garbage(format!(
-                "@odata.nextLink points at {}, not at the configured Graph {}",
-                link.origin().ascii_serialization(),
+                "{what} points at {}, not at the configured Graph {}",
+                url.origin().ascii_serialization(),
                 self.inner.graph_base.origin().ascii_serialization()
             )));
         }
-        let shown = format!(
+        Ok(format!(
             "GET {}",
-            percent_encoding::percent_decode_str(next_link).decode_utf8_lossy()
-        );
-        self.get_page(next_link, &q.headers(), &shown, deadline)
-            .await
+            percent_encoding::percent_decode_str(link).decode_utf8_lossy()
+        ))
     }
 
     /// Fetches a token and asks Graph for one user id: a human report on success, the
@@ -206,6 +242,11 @@ impl GraphClient {
             started.elapsed().as_millis(),
             page.items.len()
         ))
+    }
+
+    /// The configured per-request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
     }
 
     /// Data requests sent to Graph so far, retries included (token requests excluded).
@@ -443,16 +484,20 @@ fn parse_page(
             )));
         }
     };
-    let next_link = match json.get("@odata.nextLink") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(link)) => Some(link.clone()),
-        Some(_) => {
-            return Err(GraphError::Garbage(format!(
-                "{shown} answered with an @odata.nextLink that is not a string"
-            )));
-        }
+    let link = |name: &str| match json.get(name) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(link)) => Ok(Some(link.clone())),
+        Some(_) => Err(GraphError::Garbage(format!(
+            "{shown} answered with an {name} that is not a string"
+        ))),
     };
-    Ok(GraphPage { items, next_link })
+    let next_link = link("@odata.nextLink")?;
+    let delta_link = link("@odata.deltaLink")?;
+    Ok(GraphPage {
+        items,
+        next_link,
+        delta_link,
+    })
 }
 
 /// Graph's `error.code` and `error.message` (GRAPH.md §6), or the HTTP reason and an

@@ -148,6 +148,7 @@ fn plan_filter(f: &LdapFilter, c: Collection, key: Option<&str>, s: &Settings) -
         strict_substrings: s.strict,
         phone_e164: s.e164,
         phone_variants: &nanp_variants,
+        phone_index: &|_, _, _| None,
         page_size: 999,
     };
     plan_collection(f, c, key, &ctx)
@@ -470,6 +471,7 @@ fn too_many_spellings_are_trimmed_least_likely_first() {
         strict_substrings: false,
         phone_e164: true,
         phone_variants: &many,
+        phone_index: &|_, _, _| None,
         page_size: 999,
     };
     let f = parse_ldap_filter_str("(|(telephoneNumber=+14255550000)(mobile=+14255550000))")
@@ -1158,6 +1160,7 @@ proptest! {
             strict_substrings: true,
             phone_e164: false,
             phone_variants: &no_variants,
+            phone_index: &|_, _, _| None,
             page_size: 999,
         };
         let plan = plan_collection(&f, Collection::Users, None, &ctx);
@@ -1196,6 +1199,7 @@ proptest! {
             strict_substrings: false,
             phone_e164: true,
             phone_variants: &variants,
+            phone_index: &|_, _, _| None,
             page_size: 999,
         };
         let caller_id = LdapFilter::Or(vec![
