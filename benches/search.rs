@@ -2,11 +2,12 @@
 //! sent straight to the emulator in the same run (the machines are shared and noisy).
 //! Run: `cargo bench --bench search` (add `-- --quick` for fewer rounds).
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ldap_graph_gateway::{app, emulator};
 use ldap3::{LdapConnAsync, Scope};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v.sort();
@@ -26,17 +27,14 @@ async fn main() {
         300
     };
     // Measure the translation and Graph path, not the cache: coalescing off bypasses it.
-    let pair = app::start_emulated(
-        emulator::Tenant::sample(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        |cfg| {
-            cfg.search.cache_ttl_secs = 0;
-            cfg.search.coalesce = false;
-        },
-    )
-    .await
-    .expect("emulator and gateway");
-    let (emu, gw, server) = (pair.emulator, pair.gateway, pair.server);
+    let harness = common::start_with(graph_emulator::Tenant::sample(), |cfg| {
+        cfg.search.cache_ttl_secs = 0;
+        cfg.search.coalesce = false;
+    })
+    .await;
+    let common::Harness {
+        emu, gw, server, ..
+    } = harness;
     let url = format!("ldap://{}", server.ldap_addrs[0]);
 
     let cases: &[(&str, &str)] = &[

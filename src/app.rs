@@ -1,8 +1,8 @@
-//! Wiring: builds the gateway from a configuration and runs the commands `serve`, `demo`,
-//! `check` and `explain`. Signals (SIGTERM/SIGINT shut down, SIGHUP re-reads TLS) and
-//! systemd readiness live here; protocol and Graph logic do not.
+//! Wiring: builds the gateway from a configuration and runs the commands `serve`, `check`
+//! and `explain` (`demo` lives with the binary, which alone links the Graph emulator).
+//! Signals (SIGTERM/SIGINT shut down, SIGHUP re-reads TLS) and systemd readiness live
+//! here; protocol and Graph logic do not.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -168,82 +168,6 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     running
         .shutdown(Duration::from_secs(cfg.ldap.time_limit_secs + 5))
         .await;
-    Ok(())
-}
-
-/// `demo`: the sample tenant behind the in-process emulator, served on `listen`.
-/// A tenant behind the Graph emulator on a loopback port, and a gateway with the demo
-/// configuration (changed by `tweak`) in front of it: the demo, the tests and the
-/// benchmarks all run this pair.
-pub struct EmulatedGateway {
-    pub emulator: crate::emulator::EmulatorHandle,
-    pub gateway: Arc<Gateway>,
-    pub server: RunningServer,
-    pub config: Config,
-}
-
-/// Starts an [`EmulatedGateway`] with LDAP on `listen` (port 0 picks one).
-pub async fn start_emulated(
-    tenant: crate::emulator::Tenant,
-    listen: SocketAddr,
-    tweak: impl FnOnce(&mut Config),
-) -> Result<EmulatedGateway, String> {
-    let (tenant_id, client_id, secret) = (
-        tenant.tenant_id.clone(),
-        tenant.client_id.clone(),
-        tenant.client_secret.clone(),
-    );
-    let emulator = crate::emulator::start(tenant, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .map_err(|e| format!("cannot start the Graph emulator: {e}"))?;
-    let mut config = Config::demo(
-        listen,
-        &emulator.base_url(),
-        &tenant_id,
-        &client_id,
-        &secret,
-    );
-    tweak(&mut config);
-    let (gateway, server) = start(&config).await?;
-    // Tests and the demo start from a loaded phone index (a real gateway answers from
-    // the spelling pushdown until it is); Graph requests counted later are the searches'.
-    let _ = gateway
-        .directory
-        .phone_index_ready(Duration::from_secs(30))
-        .await;
-    Ok(EmulatedGateway {
-        emulator,
-        gateway,
-        server,
-        config,
-    })
-}
-
-pub async fn demo(listen: SocketAddr) -> Result<(), String> {
-    let EmulatedGateway {
-        emulator: emu,
-        server: running,
-        config: cfg,
-        ..
-    } = start_emulated(crate::emulator::Tenant::sample(), listen, |_| {}).await?;
-    let addr = running.ldap_addrs.first().copied().unwrap_or(listen);
-    println!("ldap-graph-gateway demo: a sample tenant served over LDAP on {addr}");
-    println!("Microsoft Graph emulator on {}", emu.base_url());
-    println!();
-    println!("Try:");
-    println!(
-        "  ldapsearch -x -H ldap://{addr} -b {} '(cn=a*)' cn telephoneNumber",
-        cfg.ldap.base_dn
-    );
-    println!(
-        "  ldapsearch -x -H ldap://{addr} -b {} '(telephoneNumber=+14255550100)' cn",
-        cfg.ldap.base_dn
-    );
-    println!();
-    println!("Press Ctrl-C to stop.");
-    let _ = tokio::signal::ctrl_c().await;
-    running.shutdown(Duration::from_secs(5)).await;
-    emu.shutdown().await;
     Ok(())
 }
 

@@ -11,7 +11,6 @@
 pub mod app;
 pub mod config;
 pub mod directory;
-pub mod emulator;
 pub mod error;
 pub mod graph;
 pub mod ldap;

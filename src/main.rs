@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod demo;
+
 use clap::{Parser, Subcommand};
 use ldap_graph_gateway::{app, config::Config, ldap::accounts};
 
@@ -101,7 +103,7 @@ fn run(cli: Cli) -> Result<(), ExitCode> {
                 ExitCode::from(1)
             })
         }
-        Command::Demo { listen } => runtime()?.block_on(app::demo(listen)).map_err(|e| {
+        Command::Demo { listen } => runtime()?.block_on(demo::run(listen)).map_err(|e| {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }),

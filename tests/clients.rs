@@ -13,8 +13,8 @@ mod tools;
 use std::collections::HashMap;
 
 use common::{Harness, ldapsearch, start, start_with};
+use graph_emulator::Tenant;
 use ldap_graph_gateway::config::{Account, AccountSecret, Config};
-use ldap_graph_gateway::emulator::Tenant;
 use ldap_graph_gateway::ldap::accounts::hash_password;
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{LdapConnSettings, Scope, SearchEntry};

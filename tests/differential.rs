@@ -21,12 +21,12 @@ use std::time::Instant;
 
 use common::{BASE, Harness, LdapSearchOutput, ldapsearch, parse_ldif, start_with};
 use filtergen::{Filter, Generator, Pools, Query, SampleEntry, Scope};
+use graph_emulator::Tenant;
 use ldap_graph_gateway::config::Config;
 use ldap_graph_gateway::directory::Collection;
 use ldap_graph_gateway::directory::mapping::Mapping;
 use ldap_graph_gateway::directory::schema::openldap_schema;
 use ldap_graph_gateway::directory::tree::Tree;
-use ldap_graph_gateway::emulator::Tenant;
 use slapd::{Slapd, SlapdSetup};
 
 /// Fixed seed of the generated corpus: the same filters on every run.

@@ -12,8 +12,8 @@ mod tools;
 use std::time::{Duration, Instant};
 
 use common::{Harness, ldapsearch, start, start_with};
+use graph_emulator::{Fault, Tenant};
 use ldap_graph_gateway::config::{Account, AccountSecret};
-use ldap_graph_gateway::emulator::{Fault, Tenant};
 use ldap_graph_gateway::ldap::accounts::hash_password;
 use tenant::*;
 

@@ -7,9 +7,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use graph_emulator::{EmulatorHandle, Tenant};
 use ldap_graph_gateway::app;
 use ldap_graph_gateway::config::Config;
-use ldap_graph_gateway::emulator::{EmulatorHandle, Tenant};
 use ldap_graph_gateway::ldap::server::{Gateway, RunningServer};
 
 pub const BASE: &str = "dc=example,dc=com";
@@ -38,16 +38,32 @@ impl Harness {
     }
 }
 
-/// The demo configuration against an emulator, changed by `tweak` before start.
+/// The demo configuration against an emulator serving `tenant` on a loopback port,
+/// changed by `tweak` before the gateway starts (the demo, the tests and the benchmarks
+/// all run this pair).
 pub async fn start_with(tenant: Tenant, tweak: impl FnOnce(&mut Config)) -> Harness {
-    let pair = app::start_emulated(tenant, SocketAddr::from(([127, 0, 0, 1], 0)), tweak)
+    let (tenant_id, client_id, secret) = (
+        tenant.tenant_id.clone(),
+        tenant.client_id.clone(),
+        tenant.client_secret.clone(),
+    );
+    let emu = graph_emulator::start(tenant, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
-        .expect("emulator and gateway start");
+        .expect("the Graph emulator starts");
+    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut cfg = Config::demo(listen, &emu.base_url(), &tenant_id, &client_id, &secret);
+    tweak(&mut cfg);
+    let (gw, server) = app::start(&cfg).await.expect("the gateway starts");
+    // Tests start from a loaded phone index (a real gateway answers from the spelling
+    // pushdown until it is), so the Graph requests they count are their searches'.
+    gw.directory
+        .phone_index_ready(Duration::from_secs(30))
+        .await;
     Harness {
-        emu: pair.emulator,
-        gw: pair.gateway,
-        server: pair.server,
-        cfg: pair.config,
+        emu,
+        gw,
+        server,
+        cfg,
     }
 }
 

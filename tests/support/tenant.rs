@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use ldap_graph_gateway::emulator::Tenant;
+use graph_emulator::Tenant;
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 

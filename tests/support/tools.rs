@@ -262,7 +262,7 @@ pub async fn ldap3_search(
 }
 
 /// Requests the emulator saw to `/users` (and `/users/{id}`) since its last stats reset.
-pub fn users_requests(emu: &ldap_graph_gateway::emulator::EmulatorHandle) -> usize {
+pub fn users_requests(emu: &graph_emulator::EmulatorHandle) -> usize {
     emu.request_log()
         .iter()
         .filter(|line| line.contains("/v1.0/users"))

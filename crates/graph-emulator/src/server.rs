@@ -1337,7 +1337,7 @@ mod tests {
     fn token_form(secret: &str, scope: &str) -> String {
         format!(
             "client_id={SAMPLE}&client_secret={secret}&scope={scope}&grant_type=client_credentials",
-            SAMPLE = crate::emulator::SAMPLE_CLIENT_ID
+            SAMPLE = crate::SAMPLE_CLIENT_ID
         )
     }
 
@@ -1348,8 +1348,8 @@ mod tests {
         let scope = format!("{}/.default", handle.base_url())
             .replace(':', "%3A")
             .replace('/', "%2F");
-        let path = format!("/{}/oauth2/v2.0/token", crate::emulator::SAMPLE_TENANT_ID);
-        let form = token_form(crate::emulator::SAMPLE_CLIENT_SECRET, &scope);
+        let path = format!("/{}/oauth2/v2.0/token", crate::SAMPLE_TENANT_ID);
+        let form = token_form(crate::SAMPLE_CLIENT_SECRET, &scope);
         let reply = http(
             handle.addr,
             "POST",
@@ -1385,14 +1385,14 @@ mod tests {
     async fn token_issuance_and_refusals() {
         let (handle, token) = emulator().await;
         assert!(!token.is_empty());
-        let path = format!("/{}/oauth2/v2.0/token", crate::emulator::SAMPLE_TENANT_ID);
+        let path = format!("/{}/oauth2/v2.0/token", crate::SAMPLE_TENANT_ID);
         let scope = format!("{}/.default", handle.base_url());
         let ok = http(
             handle.addr,
             "POST",
             &path,
             &[],
-            &token_form(crate::emulator::SAMPLE_CLIENT_SECRET, &scope),
+            &token_form(crate::SAMPLE_CLIENT_SECRET, &scope),
         )
         .await;
         assert_eq!(ok.json()["token_type"], "Bearer");
@@ -1414,14 +1414,14 @@ mod tests {
                 .unwrap()
                 .starts_with("AADSTS7000215:")
         );
-        assert!(!bad.body.contains(crate::emulator::SAMPLE_CLIENT_SECRET));
+        assert!(!bad.body.contains(crate::SAMPLE_CLIENT_SECRET));
 
         let no_default = http(
             handle.addr,
             "POST",
             &path,
             &[],
-            &token_form(crate::emulator::SAMPLE_CLIENT_SECRET, &handle.base_url()),
+            &token_form(crate::SAMPLE_CLIENT_SECRET, &handle.base_url()),
         )
         .await;
         assert_eq!(no_default.status, 400);
@@ -1432,7 +1432,7 @@ mod tests {
             "POST",
             "/11111111-1111-1111-1111-111111111111/oauth2/v2.0/token",
             &[],
-            &token_form(crate::emulator::SAMPLE_CLIENT_SECRET, &scope),
+            &token_form(crate::SAMPLE_CLIENT_SECRET, &scope),
         )
         .await;
         assert_eq!(other_tenant.status, 400);
@@ -1455,7 +1455,7 @@ mod tests {
             "POST",
             &path,
             &[],
-            &token_form(crate::emulator::SAMPLE_CLIENT_SECRET, &scope),
+            &token_form(crate::SAMPLE_CLIENT_SECRET, &scope),
         )
         .await;
         let expired = short.json()["access_token"].as_str().unwrap().to_string();
@@ -1931,7 +1931,7 @@ mod tests {
     #[tokio::test]
     async fn basic_auth_sorting_and_count_segment() {
         let (handle, token) = emulator().await;
-        let path = format!("/{}/oauth2/v2.0/token", crate::emulator::SAMPLE_TENANT_ID);
+        let path = format!("/{}/oauth2/v2.0/token", crate::SAMPLE_TENANT_ID);
         // base64("6731de76-14a6-49ae-97bc-6eba6914391e:emulator-secret-not-for-production")
         let basic = "Basic NjczMWRlNzYtMTRhNi00OWFlLTk3YmMtNmViYTY5MTQzOTFlOmVtdWxhdG9yLXNlY3JldC1ub3QtZm9yLXByb2R1Y3Rpb24=";
         let form = format!(

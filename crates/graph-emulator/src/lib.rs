@@ -1,6 +1,11 @@
-//! The in-tree Microsoft Graph emulator used by `demo`, the tests and the benchmarks: a
+//! The Microsoft Graph emulator used by ldap-graph-gateway's `demo`, tests and benchmarks: a
 //! token endpoint and `/v1.0/users`, `/v1.0/contacts` served from a sample tenant, strict
 //! like Graph (it rejects what Graph rejects, with Graph's error bodies).
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod delta;
 pub mod errors;

@@ -1,0 +1,44 @@
+//! `demo`: the emulator's sample tenant served over LDAP on a loopback address, so the
+//! gateway can be tried without an Azure account. Part of the binary only: the gateway
+//! library never links the Graph emulator.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use graph_emulator::Tenant;
+use ldap_graph_gateway::{app, config::Config};
+
+/// Runs the demo until Ctrl-C.
+pub async fn run(listen: SocketAddr) -> Result<(), String> {
+    let tenant = Tenant::sample();
+    let (tenant_id, client_id, secret) = (
+        tenant.tenant_id.clone(),
+        tenant.client_id.clone(),
+        tenant.client_secret.clone(),
+    );
+    let emulator = graph_emulator::start(tenant, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .map_err(|e| format!("cannot start the Graph emulator: {e}"))?;
+    let config = Config::demo(
+        listen,
+        &emulator.base_url(),
+        &tenant_id,
+        &client_id,
+        &secret,
+    );
+    let (_gateway, running) = app::start(&config).await?;
+    let addr = running.ldap_addrs.first().copied().unwrap_or(listen);
+    let base = &config.ldap.base_dn;
+    println!("ldap-graph-gateway demo: a sample tenant served over LDAP on {addr}");
+    println!("Microsoft Graph emulator on {}", emulator.base_url());
+    println!();
+    println!("Try:");
+    println!("  ldapsearch -x -H ldap://{addr} -b {base} '(cn=a*)' cn telephoneNumber");
+    println!("  ldapsearch -x -H ldap://{addr} -b {base} '(telephoneNumber=+14255550100)' cn");
+    println!();
+    println!("Press Ctrl-C to stop.");
+    let _ = tokio::signal::ctrl_c().await;
+    running.shutdown(Duration::from_secs(5)).await;
+    emulator.shutdown().await;
+    Ok(())
+}
