@@ -76,13 +76,19 @@ impl Expr {
         }
     }
 
-    /// `Or` that flattens nested `Or`s and unwraps a single child.
+    /// `Or` that flattens nested `Or`s, drops repeated children (the phone index gives
+    /// an object once per source it matches) and unwraps a single child.
     pub fn or(children: Vec<Expr>) -> Expr {
-        let mut flat = Vec::new();
+        let mut flat: Vec<Expr> = Vec::new();
         for c in children {
-            match c {
-                Expr::Or(inner) => flat.extend(inner),
-                other => flat.push(other),
+            let items = match c {
+                Expr::Or(inner) => inner,
+                other => vec![other],
+            };
+            for item in items {
+                if !flat.contains(&item) {
+                    flat.push(item);
+                }
             }
         }
         if flat.len() == 1 {
