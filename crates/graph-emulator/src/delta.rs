@@ -216,7 +216,7 @@ impl Directory {
                     upto: self.seq,
                     offset: 0,
                 };
-                return Ok(self.page(resource, base_url, raw_path, Vec::new(), None, t));
+                return Ok(self.page(resource, base_url, raw_path, (0, Vec::new()), None, t));
             }
             Some((kind, value)) => {
                 let Some(mut t) = Token::decode(value) else {
@@ -252,12 +252,18 @@ impl Directory {
                 .as_ref()
                 .is_none_or(|ids| ids.iter().any(|i| i.eq_ignore_ascii_case(id)))
         };
-        let items: Vec<Value> = match token.since {
-            None => self
-                .objects(resource)
+        // Which objects the round reports, in order: `Ok` an object, `Err` a removed id.
+        let objects = self.objects(resource);
+        let find = |id: &str| {
+            objects
+                .iter()
+                .find(|o| id_of(o).is_some_and(|i| i.eq_ignore_ascii_case(id)))
+        };
+        let items: Vec<Result<&Value, &str>> = match token.since {
+            None => objects
                 .iter()
                 .filter(|o| id_of(o).is_some_and(wanted))
-                .map(|o| project(o, fields.as_deref()))
+                .map(Ok)
                 .collect(),
             Some(since) => {
                 let mut changed: Vec<&str> = Vec::new();
@@ -267,46 +273,46 @@ impl Directory {
                         changed.push(id);
                     }
                 }
-                changed
-                    .into_iter()
-                    .map(|id| {
-                        match self
-                            .objects(resource)
-                            .iter()
-                            .find(|o| id_of(o).is_some_and(|i| i.eq_ignore_ascii_case(id)))
-                        {
-                            Some(o) => project(o, fields.as_deref()),
-                            // Users go to the deleted items first ("changed"); GRAPH.md §10a.
-                            None => json!({
-                                "id": id,
-                                "@removed": {"reason": if users { "changed" } else { "deleted" }}
-                            }),
-                        }
-                    })
-                    .collect()
+                changed.into_iter().map(|id| find(id).ok_or(id)).collect()
             }
         };
+        let total = items.len();
+        let page: Vec<Value> = items
+            .into_iter()
+            .skip(token.offset)
+            .take(DELTA_PAGE_SIZE)
+            .map(|item| match item {
+                Ok(o) => project(o, fields.as_deref()),
+                // Users go to the deleted items first ("changed"); GRAPH.md §10a.
+                Err(id) => json!({
+                    "id": id,
+                    "@removed": {"reason": if users { "changed" } else { "deleted" }}
+                }),
+            })
+            .collect();
         let select_text = fields.as_ref().map(|f| f.join(","));
-        Ok(self.page(resource, base_url, raw_path, items, select_text, token))
+        Ok(self.page(
+            resource,
+            base_url,
+            raw_path,
+            (total, page),
+            select_text,
+            token,
+        ))
     }
 
-    /// The page at `token.offset` of `items`, with a nextLink or the deltaLink.
+    /// One page (`total` items in the round, `page` the ones at `token.offset`), with a
+    /// nextLink or the deltaLink.
     fn page(
         &self,
         resource: &Resource,
         base_url: &str,
         raw_path: &str,
-        items: Vec<Value>,
+        (total, page): (usize, Vec<Value>),
         select: Option<String>,
         token: Token,
     ) -> Value {
-        let total = items.len();
         let end = token.offset.saturating_add(DELTA_PAGE_SIZE).min(total);
-        let page: Vec<Value> = items
-            .into_iter()
-            .skip(token.offset)
-            .take(DELTA_PAGE_SIZE)
-            .collect();
         let mut body = Map::new();
         let select = select.map_or(String::new(), |s| format!("({s})"));
         body.insert(
