@@ -1033,6 +1033,55 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn delta_links_are_returned_and_followed_on_the_graph_origin_only() {
+        let base = Arc::new(StdMutex::new(String::new()));
+        let users: UsersScript = {
+            let base = base.clone();
+            Arc::new(move |_, query| {
+                let b = base.lock().unwrap().clone();
+                if query.contains("deltatoken") {
+                    json(
+                        200,
+                        serde_json::json!({"value":[{"id":"u1","@removed":{"reason":"changed"}}],
+                        "@odata.deltaLink": format!("{b}/v1.0/users?$deltatoken=B")}),
+                    )
+                } else {
+                    json(
+                        200,
+                        serde_json::json!({"value":[{"id":"u1"}],
+                        "@odata.deltaLink": format!("{b}/v1.0/users?$deltatoken=A")}),
+                    )
+                }
+            })
+        };
+        let stub = start_stub(good_tokens(), users).await;
+        *base.lock().unwrap() = stub.base.clone();
+        let client = client_for(&stub);
+        let first = client
+            .get_path("/v1.0/users?$select=id%2CbusinessPhones", in_secs(5.0))
+            .await
+            .unwrap();
+        assert_eq!(first.next_link, None);
+        let link = first.delta_link.unwrap();
+        assert!(link.ends_with("$deltatoken=A"), "{link}");
+        let changes = client.follow_link(&link, in_secs(5.0)).await.unwrap();
+        assert_eq!(changes.items[0]["@removed"]["reason"], "changed");
+        assert!(changes.delta_link.unwrap().ends_with("$deltatoken=B"));
+        let seen = stub.seen.lock().unwrap().clone();
+        assert_eq!(seen[0].query, "$select=id%2CbusinessPhones");
+        assert!(seen.iter().all(|s| s.consistency_level.is_none()));
+        let err = client
+            .follow_link(
+                "https://evil.example/v1.0/users?$deltatoken=A",
+                in_secs(5.0),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, GraphError::Garbage(ref m) if m.contains("evil.example")));
+        assert_eq!(calls(&stub.user_calls), 2);
+    }
+
+    #[tokio::test]
     async fn next_link_is_followed_with_the_querys_headers() {
         let base = Arc::new(StdMutex::new(String::new()));
         let users: UsersScript = {
