@@ -64,7 +64,7 @@ async fn main() {
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
                 gw.directory
                     .graph()
-                    .first_page(q, deadline)
+                    .first_page(&q.into(), deadline)
                     .await
                     .expect("graph");
             }

@@ -1,7 +1,8 @@
 //! Wiring: builds the gateway from a configuration and runs the commands `serve`, `check`
 //! and `explain` (`demo` lives with the binary, which alone links the Graph emulator).
 //! Signals (SIGTERM/SIGINT shut down, SIGHUP re-reads TLS) and systemd readiness live
-//! here; protocol and Graph logic do not.
+//! here; protocol and Graph logic do not, and neither does any parsing: the
+//! configuration already holds each module's own types.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,54 +11,21 @@ use arc_swap::ArcSwap;
 use ldap3_proto::proto::LdapSearchScope;
 use tracing::{error, info};
 
-use crate::config::{AccountSecret as ConfigSecret, Config, GraphCredential};
+use crate::config::Config;
 use crate::directory::filter::parse_filter;
 use crate::directory::mapping::Mapping;
-use crate::directory::phone::{PhoneMatch, PhoneRules};
-use crate::directory::tree::Tree;
-use crate::graph::{Credential, GraphClient, GraphSettings};
-use crate::ldap::accounts::{AccountSecret, BindAccount};
+use crate::directory::phone::PhoneRules;
+use crate::graph::GraphClient;
 use crate::ldap::server::{self, EdgeLimits, Gateway, RunningServer};
 use crate::ldap::tls;
 use crate::search::{Directory, SearchSettings};
 use crate::translate::explain_plan;
 
-/// Builds the Graph client settings from `[graph]`.
-pub fn graph_settings(cfg: &Config) -> GraphSettings {
-    let g = &cfg.graph;
-    GraphSettings {
-        tenant_id: g.tenant_id.clone(),
-        client_id: g.client_id.clone(),
-        credential: match &g.credential {
-            GraphCredential::Secret(s) => Credential::Secret(s.clone()),
-            GraphCredential::SecretFile(p) => Credential::SecretFile(p.clone()),
-            GraphCredential::Certificate {
-                certificate_file,
-                private_key_file,
-            } => Credential::Certificate {
-                cert_file: certificate_file.clone(),
-                key_file: private_key_file.clone(),
-            },
-        },
-        login_url: g.login_url.clone(),
-        graph_url: g.graph_url.clone(),
-        request_timeout: Duration::from_secs(g.request_timeout_secs.max(1)),
-    }
-}
-
 /// The directory (tree, mapping, phone rules, Graph client) a configuration describes.
 pub fn build_directory(cfg: &Config) -> Result<Directory, String> {
-    let tree = Tree::new(&cfg.ldap.base_dn).map_err(|e| format!("ldap.base_dn: {e}"))?;
-    let mapping = Mapping::with_overrides(&cfg.mapping.users, &cfg.mapping.contacts)
-        .map_err(|e| format!("mapping: {e}"))?;
-    let mode = if cfg.phone.match_mode == "rfc4517" {
-        PhoneMatch::Rfc4517
-    } else {
-        PhoneMatch::E164
-    };
-    let phone = PhoneRules::new(mode, &cfg.phone.default_region)
-        .map_err(|e| format!("phone.default_region: {e}"))?;
-    let graph = GraphClient::new(graph_settings(cfg)).map_err(|e| format!("graph: {e}"))?;
+    let mapping = Mapping::with_parsed_overrides(&cfg.mapping.users, &cfg.mapping.contacts);
+    let phone = PhoneRules::for_region(cfg.phone.match_mode, cfg.phone.default_region);
+    let graph = GraphClient::new(cfg.graph.client.clone()).map_err(|e| format!("graph: {e}"))?;
     let settings = SearchSettings {
         user_filter: cfg.graph.user_filter.clone(),
         include_contacts: cfg.graph.include_contacts,
@@ -70,7 +38,13 @@ pub fn build_directory(cfg: &Config) -> Result<Directory, String> {
         phone_index: cfg.phone.index,
         index_refresh: Duration::from_secs(cfg.phone.index_refresh_secs.max(1)),
     };
-    Ok(Directory::new(tree, mapping, phone, settings, graph))
+    Ok(Directory::new(
+        cfg.ldap.tree.clone(),
+        mapping,
+        phone,
+        settings,
+        graph,
+    ))
 }
 
 /// The whole gateway for a configuration (TLS certificates are read here).
@@ -92,30 +66,18 @@ pub fn build_gateway(cfg: &Config) -> Result<Gateway, String> {
         require_tls_for_bind: l.require_tls_for_bind,
         max_paged_searches: l.max_paged_searches,
     };
-    let accounts = l
-        .accounts
-        .iter()
-        .map(|a| BindAccount {
-            dn: a.dn.clone(),
-            names: a.names.clone(),
-            secret: match &a.secret {
-                ConfigSecret::Hash(h) => AccountSecret::Hash(h.clone()),
-                ConfigSecret::PasswordFile(p) => AccountSecret::PasswordFile(p.clone()),
-            },
-        })
-        .collect();
     let tls = match &cfg.tls {
         Some(t) => Some(ArcSwap::from_pointee(tls::load_acceptor(
             &t.cert_file,
             &t.key_file,
-            &t.min_version,
+            t.min_version,
         )?)),
         None => None,
     };
     Ok(Gateway {
         directory,
         limits,
-        accounts,
+        accounts: l.accounts.clone(),
         tls,
     })
 }
@@ -135,7 +97,7 @@ pub fn reload_tls(cfg: &Config, gw: &Gateway) {
     let (Some(t), Some(current)) = (&cfg.tls, &gw.tls) else {
         return;
     };
-    match tls::load_acceptor(&t.cert_file, &t.key_file, &t.min_version) {
+    match tls::load_acceptor(&t.cert_file, &t.key_file, t.min_version) {
         Ok(acceptor) => {
             current.store(Arc::new(acceptor));
             info!("TLS certificate re-read");
@@ -189,7 +151,7 @@ pub fn explain(
         "sub" | "subtree" => LdapSearchScope::Subtree,
         other => return Err(format!("scope must be base, one or sub, not {other}")),
     };
-    let base = base.unwrap_or(&cfg.ldap.base_dn);
+    let base = base.unwrap_or(directory.tree.base_dn());
     let mut out = format!("search base \"{base}\" scope {scope:?} filter {filter}\n");
     let crate::search::Coverage { fixed, collections } =
         directory.coverage(base, scope).map_err(|e| e.message)?;
@@ -230,6 +192,6 @@ pub fn explain(
 
 /// `check --online`: a token and one Graph query.
 pub async fn check_online(cfg: &Config) -> Result<String, String> {
-    let graph = GraphClient::new(graph_settings(cfg)).map_err(|e| e.to_string())?;
+    let graph = GraphClient::new(cfg.graph.client.clone()).map_err(|e| e.to_string())?;
     graph.check_online().await.map_err(|e| e.to_string())
 }

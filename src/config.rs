@@ -1,14 +1,25 @@
-//! Configuration (CONTRACT §3): TOML parsing and validation, every error naming the dotted
-//! key and its line. Loading only validates: it never reads secret, key or certificate
-//! files (the Graph client and TLS setup do that later), and never echoes a secret value.
+//! Configuration (CONTRACT §3): reads the TOML file into the domain types of the modules
+//! that own each value, calling their parsers and adding only the file, line and dotted
+//! key to their errors. It has no rules of its own for DNs, bind names, URLs, tenant ids,
+//! phone rules, TLS versions or mapping sources. Loading only validates: it never reads
+//! secret, key or certificate files (the Graph client and TLS setup do that later), and
+//! never echoes a secret value.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
+
+use crate::directory::mapping::Override;
+use crate::directory::phone::{PhoneMatch, Region};
+use crate::directory::tree::Tree;
+use crate::graph::{Credential, GraphSettings, parse_base_url, parse_client_id, parse_tenant_id};
+use crate::ldap::accounts::{self, AccountSecret, BindAccount};
+use crate::ldap::tls::TlsVersion;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,12 +37,13 @@ pub struct Config {
 pub struct LdapConfig {
     pub listen: Vec<SocketAddr>,
     pub ldaps_listen: Vec<SocketAddr>,
-    pub base_dn: String,
+    /// The tree under `base_dn`, parsed by the tree itself.
+    pub tree: Tree,
     pub allow_anonymous: bool,
     pub size_limit: u32,
     pub time_limit_secs: u64,
     pub require_tls_for_bind: bool,
-    pub accounts: Vec<Account>,
+    pub accounts: Vec<BindAccount>,
     pub max_connections: usize,
     pub max_message_bytes: usize,
     pub max_filter_depth: usize,
@@ -40,57 +52,24 @@ pub struct LdapConfig {
     pub max_paged_searches: usize,
 }
 
-/// `[[ldap.accounts]]`: a service account that may bind.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    pub dn: String,
-    pub names: Vec<String>,
-    pub secret: AccountSecret,
-}
-
-/// How a bind account's password is checked. `Debug` never shows the hash.
-#[derive(Clone, PartialEq, Eq)]
-pub enum AccountSecret {
-    /// An argon2id PHC string (`hash-password` prints one).
-    Hash(String),
-    /// A file holding the plain password, read when the account is used.
-    PasswordFile(PathBuf),
-}
-
 /// `[tls]`: certificate and key for StartTLS and the LDAPS listeners.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsConfig {
     pub cert_file: PathBuf,
     pub key_file: PathBuf,
-    /// "1.2" (default) or "1.3".
-    pub min_version: String,
+    pub min_version: TlsVersion,
 }
 
 /// `[graph]`: the tenant, the app registration and how Graph is queried.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphConfig {
-    pub tenant_id: String,
-    pub client_id: String,
-    pub credential: GraphCredential,
-    /// Without a trailing slash; the token endpoint is `{login_url}/{tenant_id}/oauth2/v2.0/token`.
-    pub login_url: String,
-    /// Without a trailing slash; requests go to `{graph_url}/v1.0/...`.
-    pub graph_url: String,
+    /// Tenant, app, credential, base URLs and request timeout, as the client takes them.
+    /// The base URLs have no trailing slash: the token endpoint is
+    /// `{login_url}/{tenant_id}/oauth2/v2.0/token`, requests go to `{graph_url}/v1.0/...`.
+    pub client: GraphSettings,
     pub user_filter: String,
     pub include_contacts: bool,
-    pub request_timeout_secs: u64,
     pub page_size: u32,
-}
-
-/// The app registration's credential (exactly one). `Debug` never shows the secret.
-#[derive(Clone, PartialEq, Eq)]
-pub enum GraphCredential {
-    Secret(String),
-    SecretFile(PathBuf),
-    Certificate {
-        certificate_file: PathBuf,
-        private_key_file: PathBuf,
-    },
 }
 
 /// `[search]`: how far the gateway goes to answer exactly.
@@ -110,10 +89,9 @@ pub struct SearchConfig {
 /// `[phone]`: phone number matching (CONTRACT §7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneConfig {
-    /// ISO 3166 region code, e.g. "US".
-    pub default_region: String,
-    /// "e164" or "rfc4517" (the TOML key is `match`).
-    pub match_mode: String,
+    pub default_region: Region,
+    /// The TOML key is `match`.
+    pub match_mode: PhoneMatch,
     /// Keep the in-memory phone index of CONTRACT §7 (numbers and object ids only).
     pub index: bool,
     /// Seconds between two reads of the phone index's delta links.
@@ -121,11 +99,12 @@ pub struct PhoneConfig {
 }
 
 /// `[mapping.users]` / `[mapping.contacts]`: `ldapAttr = "graphProperty"` overrides of the
-/// default mapping (CONTRACT §5), in file order; an empty property drops the attribute.
+/// default mapping (CONTRACT §5), in file order; an override without a source drops the
+/// attribute.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MappingConfig {
-    pub users: Vec<(String, String)>,
-    pub contacts: Vec<(String, String)>,
+    pub users: Vec<Override>,
+    pub contacts: Vec<Override>,
 }
 
 /// A configuration error an administrator can act on: file, line, dotted key, problem.
@@ -152,34 +131,6 @@ impl fmt::Display for ConfigError {
     }
 }
 
-const REDACTED: &str = "<redacted>";
-
-impl fmt::Debug for AccountSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AccountSecret::Hash(_) => f.debug_tuple("Hash").field(&REDACTED).finish(),
-            AccountSecret::PasswordFile(path) => f.debug_tuple("PasswordFile").field(path).finish(),
-        }
-    }
-}
-
-impl fmt::Debug for GraphCredential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            GraphCredential::Secret(_) => f.debug_tuple("Secret").field(&REDACTED).finish(),
-            GraphCredential::SecretFile(path) => f.debug_tuple("SecretFile").field(path).finish(),
-            GraphCredential::Certificate {
-                certificate_file,
-                private_key_file,
-            } => f
-                .debug_struct("Certificate")
-                .field("certificate_file", certificate_file)
-                .field("private_key_file", private_key_file)
-                .finish(),
-        }
-    }
-}
-
 /// Defaults for keys the file may leave out (documented in conf/config.example.toml).
 pub mod defaults {
     pub const LISTEN: &str = "127.0.0.1:389";
@@ -190,7 +141,7 @@ pub mod defaults {
     pub const MAX_FILTER_DEPTH: usize = 32;
     pub const IDLE_TIMEOUT_SECS: u64 = 300;
     pub const MAX_PAGED_SEARCHES: usize = 8;
-    pub const TLS_MIN_VERSION: &str = "1.2";
+    pub const TLS_MIN_VERSION: super::TlsVersion = super::TlsVersion::Tls12;
     pub const LOGIN_URL: &str = "https://login.microsoftonline.com";
     pub const GRAPH_URL: &str = "https://graph.microsoft.com";
     pub const USER_FILTER: &str = "accountEnabled eq true";
@@ -200,8 +151,8 @@ pub mod defaults {
     pub const MAX_SCAN: u32 = 10_000;
     pub const CACHE_TTL_SECS: u64 = 30;
     pub const CONTACT_SCAN_LIMIT: u32 = 5_000;
-    pub const DEFAULT_REGION: &str = "US";
-    pub const MATCH_MODE: &str = "e164";
+    pub const DEFAULT_REGION: super::Region = super::Region::US;
+    pub const MATCH_MODE: super::PhoneMatch = super::PhoneMatch::E164;
     pub const PHONE_INDEX: bool = true;
     pub const INDEX_REFRESH_SECS: u64 = 60;
 }
@@ -227,34 +178,35 @@ impl Config {
     /// Validate configuration text. `origin` names the file in errors, and its directory
     /// anchors relative paths inside the configuration.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let checker = Checker {
+        let reader = ConfigReader {
             text,
             origin,
             base_dir: Path::new(origin).parent().unwrap_or(Path::new("")),
         };
         let raw: RawConfig = match toml::from_str(text) {
             Ok(raw) => raw,
-            Err(e) => return Err(checker.serde_error(&e)),
+            Err(e) => return Err(reader.serde_error(&e)),
         };
-        checker.config(raw)
+        reader.config(raw)
     }
 
     /// The configuration `demo` runs with: base `dc=example,dc=com`, anonymous search,
     /// binds allowed over plain LDAP, contacts included, Graph at `graph_base_url` (the
     /// in-process emulator serves both the token endpoint and Graph), defaults elsewhere.
+    /// Fails only when `graph_base_url` or an id is refused by the Graph client's parsers.
     pub fn demo(
         listen: SocketAddr,
         graph_base_url: &str,
         tenant_id: &str,
         client_id: &str,
         client_secret: &str,
-    ) -> Config {
-        let base_url = graph_base_url.trim_end_matches('/').to_string();
-        Config {
+    ) -> Result<Config, String> {
+        let base_url = parse_base_url(graph_base_url)?;
+        Ok(Config {
             ldap: LdapConfig {
                 listen: vec![listen],
                 ldaps_listen: Vec::new(),
-                base_dn: "dc=example,dc=com".to_string(),
+                tree: Tree::new("dc=example,dc=com")?,
                 allow_anonymous: true,
                 size_limit: defaults::SIZE_LIMIT,
                 time_limit_secs: defaults::TIME_LIMIT_SECS,
@@ -268,20 +220,22 @@ impl Config {
             },
             tls: None,
             graph: GraphConfig {
-                tenant_id: tenant_id.to_string(),
-                client_id: client_id.to_string(),
-                credential: GraphCredential::Secret(client_secret.to_string()),
-                login_url: base_url.clone(),
-                graph_url: base_url,
+                client: GraphSettings {
+                    tenant_id: parse_tenant_id(tenant_id)?,
+                    client_id: parse_client_id(client_id)?,
+                    credential: Credential::Secret(client_secret.to_string()),
+                    login_url: base_url.clone(),
+                    graph_url: base_url,
+                    request_timeout: Duration::from_secs(defaults::REQUEST_TIMEOUT_SECS),
+                },
                 user_filter: defaults::USER_FILTER.to_string(),
                 include_contacts: true,
-                request_timeout_secs: defaults::REQUEST_TIMEOUT_SECS,
                 page_size: defaults::PAGE_SIZE,
             },
             search: SearchConfig::default(),
             phone: PhoneConfig::default(),
             mapping: MappingConfig::default(),
-        }
+        })
     }
 }
 
@@ -300,8 +254,8 @@ impl Default for SearchConfig {
 impl Default for PhoneConfig {
     fn default() -> Self {
         PhoneConfig {
-            default_region: defaults::DEFAULT_REGION.to_string(),
-            match_mode: defaults::MATCH_MODE.to_string(),
+            default_region: defaults::DEFAULT_REGION,
+            match_mode: defaults::MATCH_MODE,
             index: defaults::PHONE_INDEX,
             index_refresh_secs: defaults::INDEX_REFRESH_SECS,
         }
@@ -407,13 +361,13 @@ struct RawMapping {
 const SECRET_KEYS: &[&str] = &["client_secret", "password_hash"];
 
 /// Turns the raw file into a `Config`, reporting the first problem with its key and line.
-struct Checker<'a> {
+struct ConfigReader<'a> {
     text: &'a str,
     origin: &'a str,
     base_dir: &'a Path,
 }
 
-impl Checker<'_> {
+impl ConfigReader<'_> {
     fn line_of(&self, span: &Range<usize>) -> usize {
         let end = span.start.min(self.text.len());
         self.text.as_bytes()[..end]
@@ -597,22 +551,8 @@ impl Checker<'_> {
                 ));
             }
         }
-        let base_dn = match &raw.base_dn {
-            Some(dn) => {
-                let rdns = parse_dn(dn.get_ref()).map_err(|m| self.at("ldap.base_dn", dn, m))?;
-                match rdns.first() {
-                    Some((attr, _))
-                        if attr.eq_ignore_ascii_case("dc") || attr.eq_ignore_ascii_case("o") => {}
-                    _ => {
-                        return Err(self.at(
-                            "ldap.base_dn",
-                            dn,
-                            "must start with dc= or o= (the base entry is a domain or an organization), e.g. dc=example,dc=com",
-                        ));
-                    }
-                }
-                dn.get_ref().trim().to_string()
-            }
+        let tree = match &raw.base_dn {
+            Some(dn) => Tree::new(dn.get_ref()).map_err(|m| self.at("ldap.base_dn", dn, m))?,
             None => {
                 return Err(self.error(
                     "ldap.base_dn",
@@ -621,16 +561,24 @@ impl Checker<'_> {
                 ));
             }
         };
-        let mut accounts: Vec<Account> = Vec::new();
+        let mut accounts: Vec<BindAccount> = Vec::new();
         for (index, account) in raw.accounts.into_iter().flatten().enumerate() {
             let account = self.account(index, account)?;
             accounts.push(account);
         }
-        self.check_account_names_unique(&accounts)?;
+        if let Some(clash) = accounts::first_clash(&accounts) {
+            let key = format!("ldap.accounts[{}].{}", clash.index, clash.field);
+            return Err(ConfigError {
+                path: self.origin.to_string(),
+                line: key_line(self.text, &key),
+                key,
+                message: format!("`{}` names more than one account", clash.name),
+            });
+        }
         Ok(LdapConfig {
             listen,
             ldaps_listen,
-            base_dn,
+            tree,
             allow_anonymous: raw.allow_anonymous.unwrap_or(false),
             size_limit: self.at_least(
                 "ldap.size_limit",
@@ -679,15 +627,14 @@ impl Checker<'_> {
         })
     }
 
-    fn account(&self, index: usize, raw: Sp<RawAccount>) -> Result<Account, ConfigError> {
+    fn account(&self, index: usize, raw: Sp<RawAccount>) -> Result<BindAccount, ConfigError> {
         let prefix = format!("ldap.accounts[{index}]");
         let key = |name: &str| format!("{prefix}.{name}");
         let span = raw.span();
         let raw = raw.into_inner();
         let dn = match &raw.dn {
             Some(dn) => {
-                parse_dn(dn.get_ref()).map_err(|m| self.at(&key("dn"), dn, m))?;
-                dn.get_ref().trim().to_string()
+                accounts::parse_account_dn(dn.get_ref()).map_err(|m| self.at(&key("dn"), dn, m))?
             }
             None => {
                 return Err(self.error(
@@ -697,26 +644,18 @@ impl Checker<'_> {
                 ));
             }
         };
-        let mut names = Vec::new();
-        for name in raw.names.iter().flatten() {
-            let text = name.get_ref().trim();
-            if text.is_empty() || text.chars().any(|c| c.is_control()) {
-                return Err(self.at(&key("names"), name, "names must be non-empty text"));
-            }
-            names.push(text.to_string());
-        }
+        let names = raw
+            .names
+            .iter()
+            .flatten()
+            .map(|name| {
+                accounts::parse_bind_name(name.get_ref())
+                    .map_err(|m| self.at(&key("names"), name, m))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let secret = match (&raw.password_hash, &raw.password_file) {
-            (Some(hash), None) => {
-                let text = hash.get_ref().trim();
-                if !is_argon2id_phc(text) {
-                    return Err(self.at(
-                        &key("password_hash"),
-                        hash,
-                        "must be an argon2id PHC string starting with $argon2id$ (run `ldap-graph-gateway hash-password`)",
-                    ));
-                }
-                AccountSecret::Hash(text.to_string())
-            }
+            (Some(hash), None) => AccountSecret::parse_hash(hash.get_ref())
+                .map_err(|m| self.at(&key("password_hash"), hash, m))?,
             (None, Some(file)) => {
                 AccountSecret::PasswordFile(self.path(&key("password_file"), file)?)
             }
@@ -735,32 +674,7 @@ impl Checker<'_> {
                 ));
             }
         };
-        Ok(Account { dn, names, secret })
-    }
-
-    /// A bind name must lead to one account: DNs and names are unique across accounts
-    /// (compared case-insensitively, as binds compare them).
-    fn check_account_names_unique(&self, accounts: &[Account]) -> Result<(), ConfigError> {
-        let mut seen: Vec<String> = Vec::new();
-        for (index, account) in accounts.iter().enumerate() {
-            for (field, name) in std::iter::once(("dn", &account.dn))
-                .chain(account.names.iter().map(|n| ("names", n)))
-            {
-                let folded = fold_bind_name(name);
-                if seen.contains(&folded) {
-                    let key = format!("ldap.accounts[{index}].{field}");
-                    let line = key_line(self.text, &key);
-                    return Err(ConfigError {
-                        path: self.origin.to_string(),
-                        line,
-                        key,
-                        message: format!("`{name}` names more than one account"),
-                    });
-                }
-                seen.push(folded);
-            }
-        }
-        Ok(())
+        Ok(BindAccount { dn, names, secret })
     }
 
     fn tls(&self, raw: Sp<RawTls>) -> Result<TlsConfig, ConfigError> {
@@ -787,9 +701,11 @@ impl Checker<'_> {
             }
         };
         let min_version = match &raw.min_version {
-            Some(v) if v.get_ref() == "1.2" || v.get_ref() == "1.3" => v.get_ref().clone(),
-            Some(v) => return Err(self.at("tls.min_version", v, "must be \"1.2\" or \"1.3\"")),
-            None => defaults::TLS_MIN_VERSION.to_string(),
+            Some(v) => v
+                .get_ref()
+                .parse()
+                .map_err(|m: String| self.at("tls.min_version", v, m))?,
+            None => defaults::TLS_MIN_VERSION,
         };
         Ok(TlsConfig {
             cert_file,
@@ -801,8 +717,18 @@ impl Checker<'_> {
     fn graph(&self, raw: Sp<RawGraph>) -> Result<GraphConfig, ConfigError> {
         let span = raw.span();
         let raw = raw.into_inner();
-        let tenant_id = self.url_segment("graph.tenant_id", raw.tenant_id.as_ref(), &span)?;
-        let client_id = self.url_segment("graph.client_id", raw.client_id.as_ref(), &span)?;
+        let tenant_id = self.required(
+            "graph.tenant_id",
+            raw.tenant_id.as_ref(),
+            &span,
+            parse_tenant_id,
+        )?;
+        let client_id = self.required(
+            "graph.client_id",
+            raw.client_id.as_ref(),
+            &span,
+            parse_client_id,
+        )?;
         let credential = self.credential(&raw, &span)?;
         let login_url = self.base_url(
             "graph.login_url",
@@ -835,57 +761,42 @@ impl Checker<'_> {
             }
             other => self.at_least("graph.page_size", other, 1, defaults::PAGE_SIZE)?,
         };
+        let request_timeout = Duration::from_secs(self.at_least(
+            "graph.request_timeout_secs",
+            raw.request_timeout_secs,
+            1,
+            defaults::REQUEST_TIMEOUT_SECS,
+        )?);
         Ok(GraphConfig {
-            tenant_id,
-            client_id,
-            credential,
-            login_url,
-            graph_url,
+            client: GraphSettings {
+                tenant_id,
+                client_id,
+                credential,
+                login_url,
+                graph_url,
+                request_timeout,
+            },
             user_filter,
             include_contacts: raw.include_contacts.unwrap_or(true),
-            request_timeout_secs: self.at_least(
-                "graph.request_timeout_secs",
-                raw.request_timeout_secs,
-                1,
-                defaults::REQUEST_TIMEOUT_SECS,
-            )?,
             page_size,
         })
     }
 
-    /// tenant_id and client_id are placed in URLs and form fields: a GUID or a domain
-    /// name, nothing that needs escaping.
-    fn url_segment(
+    /// A key the table must have, parsed by its owner's `parse`.
+    fn required(
         &self,
         key: &str,
         value: Option<&Sp<String>>,
         table: &Range<usize>,
+        parse: fn(&str) -> Result<String, String>,
     ) -> Result<String, ConfigError> {
         let Some(value) = value else {
             return Err(self.error(key, Some(table.clone()), "missing"));
         };
-        let text = value.get_ref().trim();
-        if text.is_empty() {
-            return Err(self.at(key, value, "must not be empty"));
-        }
-        if !text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-        {
-            return Err(self.at(
-                key,
-                value,
-                "must be a GUID or a domain name (letters, digits, '-', '.', '_')",
-            ));
-        }
-        Ok(text.to_string())
+        parse(value.get_ref()).map_err(|m| self.at(key, value, m))
     }
 
-    fn credential(
-        &self,
-        raw: &RawGraph,
-        table: &Range<usize>,
-    ) -> Result<GraphCredential, ConfigError> {
+    fn credential(&self, raw: &RawGraph, table: &Range<usize>) -> Result<Credential, ConfigError> {
         let given: Vec<(&str, &Sp<String>)> = [
             ("graph.client_secret", &raw.client_secret),
             ("graph.client_secret_file", &raw.client_secret_file),
@@ -915,12 +826,12 @@ impl Checker<'_> {
                 if secret.get_ref().trim().is_empty() {
                     return Err(self.at("graph.client_secret", secret, "must not be empty"));
                 }
-                Ok(GraphCredential::Secret(secret.get_ref().trim().to_string()))
+                Ok(Credential::Secret(secret.get_ref().trim().to_string()))
             }
-            (None, Some(file), None, None) => Ok(GraphCredential::SecretFile(self.path("graph.client_secret_file", file)?)),
-            (None, None, Some(cert), Some(key)) => Ok(GraphCredential::Certificate {
-                certificate_file: self.path("graph.certificate_file", cert)?,
-                private_key_file: self.path("graph.private_key_file", key)?,
+            (None, Some(file), None, None) => Ok(Credential::SecretFile(self.path("graph.client_secret_file", file)?)),
+            (None, None, Some(cert), Some(key)) => Ok(Credential::Certificate {
+                cert_file: self.path("graph.certificate_file", cert)?,
+                key_file: self.path("graph.private_key_file", key)?,
             }),
             (None, None, Some(cert), None) => Err(self.at("graph.certificate_file", cert, "needs graph.private_key_file too")),
             (None, None, None, Some(key)) => Err(self.at("graph.private_key_file", key, "needs graph.certificate_file too")),
@@ -932,8 +843,8 @@ impl Checker<'_> {
         }
     }
 
-    /// An https URL, or http to a loopback host (tests, local emulators); returned without
-    /// a trailing slash.
+    /// A base URL as the Graph client parses it (https, or http to a loopback host),
+    /// without a trailing slash.
     fn base_url(
         &self,
         key: &str,
@@ -943,9 +854,7 @@ impl Checker<'_> {
         let Some(value) = value else {
             return Ok(default.to_string());
         };
-        let text = value.get_ref().trim().trim_end_matches('/');
-        check_base_url(text).map_err(|m| self.at(key, value, m))?;
-        Ok(text.to_string())
+        parse_base_url(value.get_ref()).map_err(|m| self.at(key, value, m))
     }
 
     fn search(&self, raw: Option<RawSearch>) -> Result<SearchConfig, ConfigError> {
@@ -971,24 +880,18 @@ impl Checker<'_> {
             return Ok(PhoneConfig::default());
         };
         let default_region = match &raw.default_region {
-            Some(r) => {
-                let text = r.get_ref().trim();
-                // ISO 3166-1 alpha-2 codes as libphonenumber knows them.
-                if text.len() != 2 || text.parse::<phonenumber::country::Id>().is_err() {
-                    return Err(self.at(
-                        "phone.default_region",
-                        r,
-                        format!("`{text}` is not a known region code (two capital letters, e.g. \"US\", \"DE\")"),
-                    ));
-                }
-                text.to_string()
-            }
-            None => defaults::DEFAULT_REGION.to_string(),
+            Some(r) => r
+                .get_ref()
+                .parse()
+                .map_err(|m: String| self.at("phone.default_region", r, m))?,
+            None => defaults::DEFAULT_REGION,
         };
         let match_mode = match &raw.match_mode {
-            Some(m) if m.get_ref() == "e164" || m.get_ref() == "rfc4517" => m.get_ref().clone(),
-            Some(m) => return Err(self.at("phone.match", m, "must be \"e164\" or \"rfc4517\"")),
-            None => defaults::MATCH_MODE.to_string(),
+            Some(m) => m
+                .get_ref()
+                .parse()
+                .map_err(|e: String| self.at("phone.match", m, e))?,
+            None => defaults::MATCH_MODE,
         };
         Ok(PhoneConfig {
             default_region,
@@ -1017,163 +920,25 @@ impl Checker<'_> {
         &self,
         table: &str,
         raw: Option<std::collections::BTreeMap<String, Sp<String>>>,
-    ) -> Result<Vec<(String, String)>, ConfigError> {
+    ) -> Result<Vec<Override>, ConfigError> {
         let mut entries: Vec<(String, Sp<String>)> = raw.into_iter().flatten().collect();
         entries.sort_by_key(|(_, v)| v.span().start);
-        let mut out: Vec<(String, String)> = Vec::new();
+        let mut out: Vec<Override> = Vec::new();
         for (attr, property) in entries {
             let key = format!("{table}.{attr}");
-            if !is_ldap_descr(&attr) {
-                return Err(self.at(
-                    &key,
-                    &property,
-                    "is not an LDAP attribute name (a letter, then letters, digits or '-')",
-                ));
-            }
-            if out.iter().any(|(a, _)| a.eq_ignore_ascii_case(&attr)) {
+            let parsed = Override::parse(&attr, property.get_ref())
+                .map_err(|m| self.at(&key, &property, m))?;
+            if out.iter().any(|o| std::ptr::eq(o.attr, parsed.attr)) {
                 return Err(self.at(
                     &key,
                     &property,
                     "is mapped twice (attribute names are case-insensitive)",
                 ));
             }
-            let value = property.get_ref().trim();
-            if !value.is_empty() && !is_graph_property(value) {
-                return Err(self.at(
-                    &key,
-                    &property,
-                    "must be a Graph property name (letters, digits, '_'), or \"\" to drop the attribute",
-                ));
-            }
-            out.push((attr, value.to_string()));
+            out.push(parsed);
         }
         Ok(out)
     }
-}
-
-/// Splits a DN string (RFC 4514) into (attribute, value) RDNs, honouring `\` escapes.
-/// Multi-valued RDNs (`+`) are refused: no entry the gateway serves has one.
-fn parse_dn(text: &str) -> Result<Vec<(String, String)>, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err("must not be empty".to_string());
-    }
-    let mut rdns = Vec::new();
-    let mut current = String::new();
-    let mut chars = text.chars();
-    let mut parts = Vec::new();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                current.push(c);
-                match chars.next() {
-                    Some(next) => current.push(next),
-                    None => return Err("ends with a lone backslash".to_string()),
-                }
-            }
-            ',' => parts.push(std::mem::take(&mut current)),
-            '+' => return Err("multi-valued RDNs (with '+') are not supported".to_string()),
-            _ => current.push(c),
-        }
-    }
-    parts.push(current);
-    for part in parts {
-        let Some((attr, value)) = part.split_once('=') else {
-            return Err(format!("`{}` is not attribute=value", part.trim()));
-        };
-        let (attr, value) = (attr.trim(), value.trim());
-        if !is_ldap_descr(attr) && !is_numeric_oid(attr) {
-            return Err(format!("`{attr}` is not an attribute name"));
-        }
-        if value.is_empty() {
-            return Err(format!("`{attr}=` has an empty value"));
-        }
-        rdns.push((attr.to_string(), value.to_string()));
-    }
-    Ok(rdns)
-}
-
-/// A bind name as binds compare it: a DN by its lower-cased RDNs (so `CN=A, DC=X` equals
-/// `cn=a,dc=x`), any other name lower-cased.
-fn fold_bind_name(name: &str) -> String {
-    match parse_dn(name) {
-        Ok(rdns) => rdns
-            .iter()
-            .map(|(attr, value)| format!("{}={}", attr.to_lowercase(), value.to_lowercase()))
-            .collect::<Vec<_>>()
-            .join(","),
-        Err(_) => name.trim().to_lowercase(),
-    }
-}
-
-/// A PHC string (password-hashing-competition format) for argon2id with parameters the
-/// argon2 crate accepts, a salt and a hash: what `hash-password` prints and bind verifies.
-fn is_argon2id_phc(text: &str) -> bool {
-    if !text.starts_with("$argon2id$") {
-        return false;
-    }
-    match argon2::PasswordHash::new(text) {
-        Ok(phc) => {
-            phc.salt.is_some() && phc.hash.is_some() && argon2::Params::try_from(&phc).is_ok()
-        }
-        Err(_) => false,
-    }
-}
-
-/// RFC 4512 §1.4 `descr`: a letter, then letters, digits and hyphens.
-fn is_ldap_descr(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
-}
-
-/// RFC 4512 §1.4 `numericoid`.
-fn is_numeric_oid(name: &str) -> bool {
-    let mut arcs = name.split('.');
-    arcs.clone().count() >= 2
-        && arcs.all(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_digit()))
-}
-
-/// An OData property identifier.
-fn is_graph_property(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// `https://host[:port][/path]`, or `http://` to a loopback host only.
-fn check_base_url(text: &str) -> Result<(), String> {
-    let (scheme, rest) = text
-        .split_once("://")
-        .ok_or_else(|| format!("`{text}` is not an absolute URL (https://host)"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if rest.contains(['?', '#']) {
-        return Err(format!("`{text}` must not have a query or fragment"));
-    }
-    if authority.contains('@') {
-        return Err(format!("`{text}` must not carry user information"));
-    }
-    let host = if let Some(bracketed) = authority.strip_prefix('[') {
-        bracketed.split(']').next().unwrap_or_default()
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
-    };
-    if host.is_empty() {
-        return Err(format!("`{text}` has no host"));
-    }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(()),
-        "http" if is_loopback_host(host) => Ok(()),
-        "http" => Err(format!(
-            "`{text}`: plain http:// is accepted only for loopback hosts (localhost, 127.0.0.0/8, ::1); use https://"
-        )),
-        _ => Err(format!("`{text}` must use https://")),
-    }
-}
-
-fn is_loopback_host(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// serde names Rust integer types; an administrator reads "a whole number".
@@ -1328,7 +1093,7 @@ client_secret = "s3cr3t-VALUE-never-shown"
             vec!["127.0.0.1:389".parse::<SocketAddr>().unwrap()]
         );
         assert!(ldap.ldaps_listen.is_empty());
-        assert_eq!(ldap.base_dn, "dc=example,dc=com");
+        assert_eq!(ldap.tree.base_dn(), "dc=example,dc=com");
         assert!(!ldap.allow_anonymous);
         assert!(ldap.require_tls_for_bind);
         assert_eq!(ldap.size_limit, defaults::SIZE_LIMIT);
@@ -1352,24 +1117,22 @@ client_secret = "s3cr3t-VALUE-never-shown"
             tls.cert_file,
             PathBuf::from("/etc/ldap-graph-gateway/tls/cert.pem")
         );
-        assert_eq!(tls.min_version, "1.2");
+        assert_eq!(tls.min_version, TlsVersion::Tls12);
         let graph = &config.graph;
         assert_eq!(
-            graph.credential,
-            GraphCredential::SecretFile(PathBuf::from(
+            graph.client.credential,
+            Credential::SecretFile(PathBuf::from(
                 "/run/credentials/ldap-graph-gateway.service/graph-client-secret"
             ))
         );
-        assert_eq!(graph.login_url, defaults::LOGIN_URL);
-        assert_eq!(graph.graph_url, defaults::GRAPH_URL);
+        assert_eq!(graph.client.login_url, defaults::LOGIN_URL);
+        assert_eq!(graph.client.graph_url, defaults::GRAPH_URL);
         assert_eq!(graph.user_filter, defaults::USER_FILTER);
         assert!(graph.include_contacts);
-        assert_eq!(graph.request_timeout_secs, 10);
+        assert_eq!(graph.client.request_timeout, Duration::from_secs(10));
         assert_eq!(graph.page_size, 999);
         assert_eq!(config.search, SearchConfig::default());
         assert_eq!(config.phone, PhoneConfig::default());
-        assert!(config.phone.index);
-        assert_eq!(config.phone.index_refresh_secs, 60);
         assert_eq!(config.mapping, MappingConfig::default());
     }
 
@@ -1445,8 +1208,8 @@ client_secret = "s3cr3t-VALUE-never-shown"
                     key_file = \"/abs/key.pem\"\n";
         let config = Config::parse(text, "/etc/gw/config.toml").unwrap();
         assert_eq!(
-            config.graph.credential,
-            GraphCredential::SecretFile(PathBuf::from("/etc/gw/secret.txt"))
+            config.graph.client.credential,
+            Credential::SecretFile(PathBuf::from("/etc/gw/secret.txt"))
         );
         let tls = config.tls.unwrap();
         assert_eq!(tls.cert_file, PathBuf::from("/etc/gw/tls/cert.pem"));
@@ -1460,16 +1223,6 @@ client_secret = "s3cr3t-VALUE-never-shown"
     }
 
     #[test]
-    fn phone_index_keys_parse() {
-        let text = format!(
-            "[ldap]\nbase_dn = \"dc=x\"\n{GRAPH}[phone]\nindex = false\nindex_refresh_secs = 5\n"
-        );
-        let config = Config::parse(&text, "config.toml").unwrap();
-        assert!(!config.phone.index);
-        assert_eq!(config.phone.index_refresh_secs, 5);
-    }
-
-    #[test]
     fn demo_config_is_a_valid_config() {
         let listen: SocketAddr = "127.0.0.1:3389".parse().unwrap();
         let demo = Config::demo(
@@ -1478,7 +1231,8 @@ client_secret = "s3cr3t-VALUE-never-shown"
             "demo-tenant",
             "demo-client",
             "demo-secret",
-        );
+        )
+        .unwrap();
         // The same settings written as a file must pass every check and give the same value.
         let text = r#"
 [ldap]
@@ -1495,7 +1249,7 @@ graph_url = "http://127.0.0.1:4567/"
 include_contacts = true
 "#;
         assert_eq!(Config::parse(text, "demo").unwrap(), demo);
-        assert_eq!(demo.graph.graph_url, "http://127.0.0.1:4567");
+        assert_eq!(demo.graph.client.graph_url, "http://127.0.0.1:4567");
     }
 
     #[test]
@@ -1876,12 +1630,6 @@ include_contacts = true
                 "region code",
             ),
             (
-                format!("{ldap}{GRAPH}[phone]\nindex_refresh_secs = 0\n"),
-                "phone.index_refresh_secs",
-                Some("index_refresh_secs"),
-                "at least 1",
-            ),
-            (
                 format!("{ldap}{GRAPH}[phone]\nmatch_mode = \"e164\"\n"),
                 "phone.match_mode",
                 Some("match_mode"),
@@ -1942,23 +1690,25 @@ include_contacts = true
             "http://[::1]:80",
             "HTTPS://Graph.Example/",
         ] {
-            assert!(check_base_url(url.trim_end_matches('/')).is_ok(), "{url}");
+            assert!(parse_base_url(url.trim_end_matches('/')).is_ok(), "{url}");
         }
         let text = format!(
             "[ldap]\nbase_dn = \"dc=x\"\n{GRAPH}[mapping.users]\ntitle = \"jobTitle\"\nemployeeType = \"employeeType\"\nfacsimileTelephoneNumber = \"\"\n"
         );
         let config = Config::parse(&text, "c").unwrap();
+        let parsed = |attr: &str, property: &str| Override::parse(attr, property).unwrap();
         assert_eq!(
             config.mapping.users,
             vec![
-                ("title".to_string(), "jobTitle".to_string()),
-                ("employeeType".to_string(), "employeeType".to_string()),
-                ("facsimileTelephoneNumber".to_string(), String::new()),
+                parsed("title", "jobTitle"),
+                parsed("employeeType", "employeeType"),
+                parsed("facsimileTelephoneNumber", ""),
             ]
         );
+        assert_eq!(config.mapping.users[2].source, None);
         assert_eq!(
-            config.graph.credential,
-            GraphCredential::Secret(SECRET.to_string())
+            config.graph.client.credential,
+            Credential::Secret(SECRET.to_string())
         );
     }
 
@@ -1981,7 +1731,8 @@ include_contacts = true
             "t",
             "c",
             SECRET,
-        );
+        )
+        .unwrap();
         assert!(!format!("{demo:?}").contains(SECRET));
     }
 
@@ -2079,28 +1830,149 @@ include_contacts = true
         let missing = Config::load(&dir.path().join("nope.toml")).unwrap_err();
         assert!(missing.message.contains("cannot read"), "{missing}");
     }
+}
+
+/// Each rule the checker used to keep a copy of, and how the copy disagreed with the
+/// module that owns the value (issue 8): now the owner's parser decides, and `check`
+/// (this parser) and `serve` (`app::build_gateway`) accept exactly the same files.
+#[cfg(test)]
+mod one_parser_per_value {
+    use super::*;
+
+    const LDAP: &str = "[ldap]\nbase_dn = \"dc=x\"\n";
+    const GRAPH: &str = "[graph]\ntenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"c\"\nclient_secret = \"not-a-real-secret\"\n";
+
+    fn line_of(text: &str, needle: &str) -> Option<usize> {
+        text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+    }
+
+    /// The file is refused, naming `key` on the line holding `needle`.
+    fn refused(text: &str, key: &str, needle: &str) -> ConfigError {
+        let e = Config::parse(text, "config.toml").unwrap_err();
+        assert_eq!(e.key, key, "{e}");
+        assert_eq!(e.line, line_of(text, needle), "{e}");
+        e
+    }
+
+    /// The file is accepted, and serve builds a gateway from it.
+    fn accepted(text: &str) -> Config {
+        let config = Config::parse(text, "config.toml").unwrap_or_else(|e| panic!("{e}"));
+        crate::app::build_directory(&config).unwrap_or_else(|e| panic!("{e}"));
+        config
+    }
 
     #[test]
-    fn dn_parsing() {
+    fn the_base_dn_is_parsed_by_the_tree() {
+        // An escape RFC 4514 does not allow: check used to accept it, and serve then
+        // failed building the tree.
+        let text = format!("[ldap]\nbase_dn = \"dc=ex\\\\zz,dc=com\"\n{GRAPH}");
+        let e = refused(&text, "ldap.base_dn", "base_dn");
+        assert_eq!(Some(e.message), Tree::new("dc=ex\\zz,dc=com").err());
+        // `;` separates RDNs for the tree, as it did not for check.
+        let config = accepted(&format!("[ldap]\nbase_dn = \"dc=example;dc=com\"\n{GRAPH}"));
+        assert_eq!(config.ldap.tree.base_dn(), "dc=example,dc=com");
+    }
+
+    #[test]
+    fn account_dns_are_parsed_by_the_tree() {
+        // A quoted value with a comma: check used to split it and refuse the DN.
+        let text = format!(
+            "{LDAP}[[ldap.accounts]]\ndn = 'cn=\"Phones, Lobby\",dc=x'\npassword_file = \"/p\"\n{GRAPH}"
+        );
+        let config = accepted(&text);
+        assert_eq!(config.ldap.accounts[0].dn, "cn=\"Phones, Lobby\",dc=x");
+        // An escape the tree refuses is refused by check too.
+        let text = format!(
+            "{LDAP}[[ldap.accounts]]\ndn = 'cn=a\\zz,dc=x'\npassword_file = \"/p\"\n{GRAPH}"
+        );
+        refused(&text, "ldap.accounts[0].dn", "cn=a\\zz");
+    }
+
+    #[test]
+    fn names_bind_treats_as_one_are_one_account() {
+        // cn and commonName are one attribute type: bind found the first account for
+        // both, while check counted two accounts.
+        let text = format!(
+            "{LDAP}[[ldap.accounts]]\ndn = \"cn=a,dc=x\"\npassword_file = \"/p\"\n\
+             [[ldap.accounts]]\ndn = \"commonName=a,dc=x\"\npassword_file = \"/q\"\n{GRAPH}"
+        );
+        let e = refused(&text, "ldap.accounts[1].dn", "commonName=a");
+        assert!(e.message.contains("more than one account"), "{e}");
+        let text = format!(
+            "{LDAP}[[ldap.accounts]]\ndn = \"cn=a,dc=x\"\npassword_file = \"/p\"\n\
+             [[ldap.accounts]]\ndn = \"cn=b,dc=x\"\nnames = [\"CN=A, DC=X\"]\npassword_file = \"/q\"\n{GRAPH}"
+        );
+        refused(&text, "ldap.accounts[1].names", "names =");
+    }
+
+    #[test]
+    fn tenant_id_is_what_the_graph_client_accepts() {
+        let text = format!(
+            "{LDAP}[graph]\ntenant_id = \"contoso_tenant\"\nclient_id = \"c\"\nclient_secret = \"not-a-real-secret\"\n"
+        );
+        let e = refused(&text, "graph.tenant_id", "contoso_tenant");
+        assert!(e.message.contains("GUID"), "{e}");
+        // The client refuses the same value with the same words.
+        let mut settings = Config::parse(&format!("{LDAP}{GRAPH}"), "c")
+            .unwrap()
+            .graph
+            .client;
+        settings.tenant_id = "contoso_tenant".into();
+        let client = crate::graph::GraphClient::new(settings).unwrap_err();
+        assert!(client.to_string().contains(&e.message), "{client}");
+    }
+
+    #[test]
+    fn base_urls_are_what_the_graph_client_accepts() {
+        let with_url = |url: &str| format!("{LDAP}{GRAPH}graph_url = \"{url}\"\n");
+        // A port out of range: check used to accept it and the client refused it.
+        let text = with_url("https://graph.microsoft.com:99999");
+        refused(&text, "graph.graph_url", "graph_url");
+        // A loopback address in short form: the client accepted it and check refused it.
+        let config = accepted(&with_url("http://127.1:8080/"));
+        assert_eq!(config.graph.client.graph_url, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn mapping_sources_are_what_the_mapping_accepts() {
+        // Sources the mapping knows and check refused: `a|b` and `phones:<type>`.
+        let text = format!(
+            "{LDAP}{GRAPH}[mapping.users]\nsAMAccountName = \"mailNickname|onPremisesSamAccountName\"\n\
+             [mapping.contacts]\npager = \"phones:pager\"\n"
+        );
+        let config = accepted(&text);
         assert_eq!(
-            parse_dn(" dc=example , dc=com ").unwrap(),
-            vec![
-                ("dc".to_string(), "example".to_string()),
-                ("dc".to_string(), "com".to_string())
-            ]
+            config.mapping.contacts[0].source,
+            Some(crate::directory::mapping::Source::ContactPhone(
+                "pager".into()
+            ))
         );
+        // Attributes check accepted and serve refused: unknown ones and the RDN.
+        for (line, needle) in [("fooBar = \"x\"", "fooBar"), ("uid = \"mail\"", "uid")] {
+            let text = format!("{LDAP}{GRAPH}[mapping.users]\n{line}\n");
+            refused(&text, &format!("mapping.users.{needle}"), needle);
+        }
+        // An attribute and its alias are one attribute, mapped twice.
+        let text =
+            format!("{LDAP}{GRAPH}[mapping.users]\ncn = \"displayName\"\ncommonName = \"\"\n");
+        let e = Config::parse(&text, "c").unwrap_err();
+        assert!(e.message.contains("mapped twice"), "{e}");
+    }
+
+    #[test]
+    fn enumerated_values_are_domain_types() {
+        let text = format!(
+            "{LDAP}[tls]\ncert_file = \"c\"\nkey_file = \"k\"\nmin_version = \"1.3\"\n{GRAPH}\
+             [phone]\nmatch = \"rfc4517\"\ndefault_region = \"DE\"\n"
+        );
+        let config = Config::parse(&text, "c").unwrap();
+        assert_eq!(config.tls.map(|t| t.min_version), Some(TlsVersion::Tls13));
+        assert_eq!(config.phone.match_mode, PhoneMatch::Rfc4517);
+        assert_eq!(config.phone.default_region.code(), "DE");
+        assert!(config.phone.index);
         assert_eq!(
-            parse_dn("o=Acme\\, Inc.").unwrap(),
-            vec![("o".to_string(), "Acme\\, Inc.".to_string())]
+            config.phone.index_refresh_secs,
+            defaults::INDEX_REFRESH_SECS
         );
-        assert!(parse_dn("dc=x,").is_err());
-        assert!(parse_dn("dc=x\\").is_err());
-        assert!(parse_dn("2.5.4.3=x").is_ok());
-        assert_eq!(fold_bind_name("CN=A, DC=X"), fold_bind_name("cn=a,dc=x"));
-        assert_ne!(
-            fold_bind_name("cn=John Smith,dc=x"),
-            fold_bind_name("cn=JohnSmith,dc=x")
-        );
-        assert_eq!(fold_bind_name(" Phones@Example.com"), "phones@example.com");
     }
 }

@@ -25,10 +25,10 @@ pub async fn run(listen: SocketAddr) -> Result<(), String> {
         &tenant_id,
         &client_id,
         &secret,
-    );
+    )?;
     let (_gateway, running) = app::start(&config).await?;
     let addr = running.ldap_addrs.first().copied().unwrap_or(listen);
-    let base = &config.ldap.base_dn;
+    let base = config.ldap.tree.base_dn();
     println!("ldap-graph-gateway demo: a sample tenant served over LDAP on {addr}");
     println!("Microsoft Graph emulator on {}", emulator.base_url());
     println!();

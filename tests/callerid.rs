@@ -441,7 +441,7 @@ async fn while_the_index_loads_the_spelling_pushdown_answers() {
     // The first delta request hangs: the index stays loading.
     emu.set_fault(Fault::Hang);
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let mut cfg = Config::demo(listen, &emu.base_url(), &tenant_id, &client_id, &secret);
+    let mut cfg = Config::demo(listen, &emu.base_url(), &tenant_id, &client_id, &secret).unwrap();
     cfg.search.cache_ttl_secs = 0;
     let (gw, server) = app::start(&cfg).await.unwrap();
     let started = Instant::now();

@@ -14,8 +14,9 @@ use std::collections::HashMap;
 
 use common::{Harness, ldapsearch, start, start_with};
 use graph_emulator::Tenant;
-use ldap_graph_gateway::config::{Account, AccountSecret, Config};
+use ldap_graph_gateway::config::Config;
 use ldap_graph_gateway::ldap::accounts::hash_password;
+use ldap_graph_gateway::ldap::accounts::{AccountSecret, BindAccount};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{LdapConnSettings, Scope, SearchEntry};
 use tenant::*;
@@ -31,7 +32,7 @@ fn sample() -> Vec<Person> {
 }
 
 fn with_account(cfg: &mut Config, hash: String) {
-    cfg.ldap.accounts = vec![Account {
+    cfg.ldap.accounts = vec![BindAccount {
         dn: ACCOUNT_DN.to_string(),
         names: vec![ACCOUNT_NAME.to_string(), "phones".to_string()],
         secret: AccountSecret::Hash(hash),

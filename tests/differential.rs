@@ -106,7 +106,7 @@ fn oracle(entries: &[SampleEntry]) -> Slapd {
 /// The two gateway configurations compared with slapd. The answer cache is off so that
 /// every search shows its real Graph cost.
 fn strict(cfg: &mut Config) {
-    cfg.phone.match_mode = "rfc4517".into();
+    cfg.phone.match_mode = ldap_graph_gateway::directory::phone::PhoneMatch::Rfc4517;
     cfg.search.strict_substrings = true;
     cfg.search.cache_ttl_secs = 0;
 }
@@ -404,9 +404,9 @@ impl Measured {
             // The phone index loads before the searches start; no refresh (a delta
             // request) may fall inside a counted search.
             cfg.phone.index_refresh_secs = 24 * 3600;
-            let p = CountingProxy::start(&cfg.graph.graph_url);
-            cfg.graph.graph_url = p.url.clone();
-            cfg.graph.login_url = p.url.clone();
+            let p = CountingProxy::start(&cfg.graph.client.graph_url);
+            cfg.graph.client.graph_url = p.url.clone();
+            cfg.graph.client.login_url = p.url.clone();
             proxy = Some(p);
         })
         .await;

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::{Harness, ldapsearch, start, start_with};
 use graph_emulator::{Fault, Tenant};
-use ldap_graph_gateway::config::{Account, AccountSecret};
 use ldap_graph_gateway::ldap::accounts::hash_password;
+use ldap_graph_gateway::ldap::accounts::{AccountSecret, BindAccount};
 use tenant::*;
 
 const MEGAN_DN: &str = "uid=megan.bowen@example.com,ou=users,dc=example,dc=com";
@@ -29,7 +29,7 @@ async fn start_with_account(
 ) -> Harness {
     let hash = hash_password(ACCOUNT_PASSWORD).expect("hash");
     start_with(Tenant::sample(), move |cfg| {
-        cfg.ldap.accounts = vec![Account {
+        cfg.ldap.accounts = vec![BindAccount {
             dn: ACCOUNT_DN.to_string(),
             names: vec![ACCOUNT_NAME.to_string(), "phones".to_string()],
             secret: AccountSecret::Hash(hash),

@@ -106,7 +106,8 @@ async fn load_time(n: usize) {
         SAMPLE_TENANT_ID,
         SAMPLE_CLIENT_ID,
         SAMPLE_CLIENT_SECRET,
-    );
+    )
+    .unwrap();
     let started = Instant::now();
     let (gw, server) = app::start(&cfg).await.unwrap();
     assert!(

@@ -218,31 +218,46 @@ fn build(table: &[(&str, &str)]) -> Result<Vec<AttributeMapping>, String> {
         .collect()
 }
 
-fn apply_overrides(
-    base: &mut Vec<AttributeMapping>,
-    overrides: &[(String, String)],
-    collection: &str,
-) -> Result<(), String> {
-    for (name, spec) in overrides {
-        let at = schema::attribute(name.trim()).ok_or_else(|| {
-            format!(
-                "[mapping.{collection}] {name:?} is not an LDAP attribute type the gateway knows"
-            )
-        })?;
+/// One configured change of the default mapping: an LDAP attribute and its new source,
+/// or `None` to drop the attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    pub attr: &'static AttributeType,
+    pub source: Option<Source>,
+}
+
+impl Override {
+    /// Parses `ldapAttr = "source"` of `[mapping.users]` or `[mapping.contacts]`: the
+    /// attribute must be one the gateway knows and may remap (not `uid`, `entryUUID`,
+    /// `objectClass` or an operational one); the source is `Source::parse`'s, and an
+    /// empty one drops the attribute.
+    pub fn parse(name: &str, spec: &str) -> Result<Override, String> {
+        let at = schema::attribute(name.trim())
+            .ok_or_else(|| format!("{name:?} is not an LDAP attribute name the gateway knows"))?;
         if FIXED_ATTRIBUTES.contains(&at.name) || (at.operational && at.name != "entryUUID") {
             return Err(format!(
-                "[mapping.{collection}] {name:?} cannot be remapped: it is fixed by the directory tree"
+                "{name:?} cannot be remapped: it is fixed by the directory tree"
             ));
         }
-        base.retain(|m| !std::ptr::eq(m.attr, at));
-        if spec.trim().is_empty() {
-            continue;
-        }
-        let source =
-            Source::parse(spec).map_err(|e| format!("[mapping.{collection}] {name}: {e}"))?;
-        base.push(AttributeMapping { attr: at, source });
+        let source = if spec.trim().is_empty() {
+            None
+        } else {
+            Some(Source::parse(spec)?)
+        };
+        Ok(Override { attr: at, source })
     }
-    Ok(())
+}
+
+fn apply_overrides(base: &mut Vec<AttributeMapping>, overrides: &[Override]) {
+    for o in overrides {
+        base.retain(|m| !std::ptr::eq(m.attr, o.attr));
+        if let Some(source) = &o.source {
+            base.push(AttributeMapping {
+                attr: o.attr,
+                source: source.clone(),
+            });
+        }
+    }
 }
 
 impl Mapping {
@@ -263,10 +278,27 @@ impl Mapping {
         users: &[(String, String)],
         contacts: &[(String, String)],
     ) -> Result<Mapping, String> {
+        let parse = |table: &[(String, String)], collection: &str| {
+            table
+                .iter()
+                .map(|(name, spec)| {
+                    Override::parse(name, spec).map_err(|e| format!("[mapping.{collection}] {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(Mapping::with_parsed_overrides(
+            &parse(users, "users")?,
+            &parse(contacts, "contacts")?,
+        ))
+    }
+
+    /// The default mapping changed by overrides already parsed (`Override::parse`),
+    /// applied in order.
+    pub fn with_parsed_overrides(users: &[Override], contacts: &[Override]) -> Mapping {
         let mut mapping = Mapping::default_mapping();
-        apply_overrides(&mut mapping.users, users, "users")?;
-        apply_overrides(&mut mapping.contacts, contacts, "contacts")?;
-        Ok(mapping)
+        apply_overrides(&mut mapping.users, users);
+        apply_overrides(&mut mapping.contacts, contacts);
+        mapping
     }
 
     /// Graph properties for `$select`: always `id` (and `userPrincipalName` for users),
@@ -539,6 +571,29 @@ mod tests {
         assert!(Mapping::with_overrides(&[("bogusAttr".into(), "x".into())], &[]).is_err());
         assert!(Mapping::with_overrides(&[("uid".into(), "mail".into())], &[]).is_err());
         assert!(Mapping::with_overrides(&[("mail".into(), "bad name".into())], &[]).is_err());
+    }
+
+    #[test]
+    fn override_parser_names_what_is_wrong() {
+        let title = Override::parse("Title", " jobTitle ").unwrap();
+        assert_eq!(title.attr, schema::attribute("title").unwrap());
+        assert_eq!(title.source, Some(Source::Property("jobTitle".into())));
+        assert_eq!(Override::parse("mail", " ").unwrap().source, None);
+        assert_eq!(
+            Override::parse("sAMAccountName", "onPremisesSamAccountName|mailNickname")
+                .unwrap()
+                .source,
+            Some(Source::FirstOf(vec![
+                "onPremisesSamAccountName".into(),
+                "mailNickname".into()
+            ]))
+        );
+        let e = Override::parse("bad attr", "x").unwrap_err();
+        assert!(e.contains("LDAP attribute name"), "{e}");
+        let e = Override::parse("uid", "mail").unwrap_err();
+        assert!(e.contains("cannot be remapped"), "{e}");
+        let e = Override::parse("cn", "display Name").unwrap_err();
+        assert!(e.contains("Graph property"), "{e}");
     }
 
     #[test]

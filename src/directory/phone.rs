@@ -17,6 +17,52 @@ pub enum PhoneMatch {
     Rfc4517,
 }
 
+impl std::str::FromStr for PhoneMatch {
+    type Err = String;
+
+    /// `"e164"` or `"rfc4517"` (`[phone] match`).
+    fn from_str(text: &str) -> Result<PhoneMatch, String> {
+        match text {
+            "e164" => Ok(PhoneMatch::E164),
+            "rfc4517" => Ok(PhoneMatch::Rfc4517),
+            _ => Err("must be \"e164\" or \"rfc4517\"".to_string()),
+        }
+    }
+}
+
+/// A region libphonenumber knows (ISO 3166-1 alpha-2), the default for numbers written
+/// without a country code (`[phone] default_region`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region(country::Id);
+
+impl std::str::FromStr for Region {
+    type Err = String;
+
+    /// Two capital letters of a region libphonenumber knows, e.g. `"US"`, `"DE"`;
+    /// surrounding spaces are ignored.
+    fn from_str(text: &str) -> Result<Region, String> {
+        let text = text.trim();
+        match text.parse::<country::Id>() {
+            Ok(id) if text.len() == 2 && text.bytes().all(|b| b.is_ascii_uppercase()) => {
+                Ok(Region(id))
+            }
+            _ => Err(format!(
+                "`{text}` is not a known region code (two capital letters, e.g. \"US\", \"DE\")"
+            )),
+        }
+    }
+}
+
+impl Region {
+    /// The United States, the default region.
+    pub const US: Region = Region(country::Id::US);
+
+    /// The region's code, e.g. "US".
+    pub fn code(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
 /// The configured phone matching: mode and default region.
 #[derive(Debug, Clone)]
 pub struct PhoneRules {
@@ -48,21 +94,21 @@ impl Eq for PhoneRules {}
 pub const MAX_SPELLING_VARIANTS: usize = 40;
 
 impl PhoneRules {
-    /// Rules for `mode` with `default_region`, an ISO 3166 alpha-2 code such as "US".
+    /// Rules for `mode` with `default_region`, an ISO 3166 alpha-2 code such as "US"
+    /// (any case).
     pub fn new(mode: PhoneMatch, default_region: &str) -> Result<Self, String> {
-        let region = default_region
-            .trim()
-            .to_ascii_uppercase()
-            .parse::<country::Id>()
-            .map_err(|_| {
-                format!("[phone] default_region {default_region:?} is not an ISO 3166 region code")
-            })?;
-        Ok(PhoneRules {
+        let region: Region = default_region.trim().to_ascii_uppercase().parse()?;
+        Ok(PhoneRules::for_region(mode, region))
+    }
+
+    /// Rules for `mode` with an already parsed default region.
+    pub fn for_region(mode: PhoneMatch, region: Region) -> Self {
+        PhoneRules {
             mode,
-            region,
+            region: region.0,
             parsed: Arc::default(),
             variants: Arc::default(),
-        })
+        }
     }
 
     /// `phone::digits` as an associated function, for callers holding the rules.
@@ -349,6 +395,25 @@ mod tests {
 
     fn us() -> PhoneRules {
         PhoneRules::new(PhoneMatch::E164, "us").unwrap()
+    }
+
+    #[test]
+    fn match_mode_and_region_parse_as_configured() {
+        assert_eq!("e164".parse(), Ok(PhoneMatch::E164));
+        assert_eq!("rfc4517".parse(), Ok(PhoneMatch::Rfc4517));
+        for bad in ["fuzzy", "E164", "", " e164"] {
+            assert!(bad.parse::<PhoneMatch>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            " DE ".parse::<Region>().map(|r| r.code().to_string()),
+            Ok("DE".into())
+        );
+        for bad in ["us", "XX", "", "USA", "U"] {
+            let e = bad.parse::<Region>().unwrap_err();
+            assert!(e.contains("region code"), "{bad}: {e}");
+        }
+        let rules = PhoneRules::for_region(PhoneMatch::Rfc4517, "GB".parse().unwrap());
+        assert_eq!((rules.mode, rules.region()), (PhoneMatch::Rfc4517, "GB"));
     }
 
     #[test]

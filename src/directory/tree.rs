@@ -46,7 +46,7 @@ pub fn parse_dn(dn: &str) -> Result<Vec<Rdn>, String> {
         skip_spaces(&mut pos);
         if pos >= chars.len() || chars[pos] != '=' {
             return Err(format!(
-                "missing '=' after attribute type {attr:?} in DN {dn:?}"
+                "{attr:?} in DN {dn:?} is not attribute=value (missing '=')"
             ));
         }
         if !is_attribute_type(&attr) {
@@ -239,27 +239,28 @@ pub struct Tree {
 pub const SUBSCHEMA_DN: &str = "cn=Subschema";
 
 impl Tree {
-    /// A tree rooted at `base_dn`, whose first RDN must be `dc=...` or `o=...`.
+    /// A tree rooted at `base_dn`, whose first RDN must be a single `dc=...` or `o=...`:
+    /// the one parser of the configured base DN (`ldap.base_dn`).
     pub fn new(base_dn: &str) -> Result<Tree, String> {
         let rdns = parse_dn(base_dn)?;
         let first = rdns
             .first()
-            .ok_or_else(|| "base_dn must not be empty".to_string())?;
+            .ok_or_else(|| "must not be empty".to_string())?;
         let [ava] = first.as_slice() else {
             return Err(format!(
-                "base_dn {base_dn:?}: the first RDN must be a single dc=... or o=..."
+                "{base_dn:?}: the first RDN must be a single dc=... or o=..., not a multi-valued one"
             ));
         };
         let at = schema::attribute(&ava.attr)
             .filter(|a| a.name == "dc" || a.name == "o")
             .ok_or_else(|| {
                 format!(
-                    "base_dn {base_dn:?} must start with dc=... or o=..., not {}=",
+                    "{base_dn:?} must start with dc= or o= (the base entry is a domain or an organization), e.g. dc=example,dc=com; not {}=",
                     ava.attr
                 )
             })?;
         if ava.value.is_empty() {
-            return Err(format!("base_dn {base_dn:?}: empty {} value", ava.attr));
+            return Err(format!("{base_dn:?}: empty {} value", ava.attr));
         }
         let pretty = rdns
             .iter()

@@ -13,9 +13,11 @@ use tokio::time::Instant;
 
 use super::error::GraphError;
 use super::ids::{random_fraction, random_uuid};
-use super::settings::{GraphSettings, base_prefix, validated_base_url};
+use super::request::GraphRequest;
+use super::settings::{
+    GraphSettings, base_prefix, parse_client_id, parse_tenant_id, validated_base_url,
+};
 use super::token::{AccessToken, TokenSource, error_chain};
-use crate::translate::GraphQuery;
 
 /// Backoff for 429/503 without `Retry-After` (GRAPH.md §6: "use exponential backoff
 /// when the header is absent"); also the most throttling retries per page.
@@ -102,20 +104,10 @@ impl GraphClient {
 
         let login_base = validated_base_url("login_url", &settings.login_url)?;
         let graph_base = validated_base_url("graph_url", &settings.graph_url)?;
-        let tenant_id = settings.tenant_id.trim();
-        if tenant_id.is_empty()
-            || !tenant_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        {
-            return Err(GraphError::Config(format!(
-                "tenant_id = {tenant_id:?} must be a tenant GUID or domain name"
-            )));
-        }
-        let client_id = settings.client_id.trim();
-        if client_id.is_empty() {
-            return Err(GraphError::Config("client_id is empty".into()));
-        }
+        let tenant_id = parse_tenant_id(&settings.tenant_id)
+            .map_err(|e| GraphError::Config(format!("tenant_id: {e}")))?;
+        let client_id = parse_client_id(&settings.client_id)
+            .map_err(|e| GraphError::Config(format!("client_id: {e}")))?;
         if settings.request_timeout.is_zero() {
             return Err(GraphError::Config(
                 "the Graph request timeout must be above zero".into(),
@@ -135,8 +127,8 @@ impl GraphClient {
             http.clone(),
             token_url,
             format!("{graph_prefix}/.default"),
-            tenant_id.to_string(),
-            client_id.to_string(),
+            tenant_id,
+            client_id,
             settings.credential,
             settings.request_timeout,
         );
@@ -155,12 +147,11 @@ impl GraphClient {
     /// The first page of `q`.
     pub async fn first_page(
         &self,
-        q: &GraphQuery,
+        q: &GraphRequest,
         deadline: Instant,
     ) -> Result<GraphPage, GraphError> {
-        let url = format!("{}{}", self.inner.graph_prefix, q.path_and_query());
-        self.get_page(&url, &q.headers(), &q.display_decoded(), deadline)
-            .await
+        let url = format!("{}{}", self.inner.graph_prefix, q.path_and_query);
+        self.get_page(&url, &q.headers, &q.shown, deadline).await
     }
 
     /// The page at `next_link` (an `@odata.nextLink` of an earlier page of `q`), sent
@@ -169,12 +160,11 @@ impl GraphClient {
     pub async fn next_page(
         &self,
         next_link: &str,
-        q: &GraphQuery,
+        q: &GraphRequest,
         deadline: Instant,
     ) -> Result<GraphPage, GraphError> {
         let shown = self.checked_link(next_link, "@odata.nextLink")?;
-        self.get_page(next_link, &q.headers(), &shown, deadline)
-            .await
+        self.get_page(next_link, &q.headers, &shown, deadline).await
     }
 
     /// The first page of a request the caller built (`/v1.0/...`, encoded), without
@@ -538,7 +528,6 @@ mod tests {
     //! endpoint and `/v1.0/users`; each test scripts its answers by call number.
 
     use super::*;
-    use crate::directory::Collection;
     use crate::graph::settings::Credential;
     use axum::body::Body;
     use axum::http::{HeaderMap as StubHeaders, Response, Uri};
@@ -667,8 +656,12 @@ mod tests {
         GraphClient::new(settings(&stub.base, &stub.base)).unwrap()
     }
 
-    fn users_query() -> GraphQuery {
-        GraphQuery::new(Collection::Users, vec!["id".into(), "displayName".into()])
+    fn users_query() -> GraphRequest {
+        GraphRequest {
+            path_and_query: "/v1.0/users?$select=id,displayName".into(),
+            headers: Vec::new(),
+            shown: "GET /v1.0/users?$select=id,displayName".into(),
+        }
     }
 
     fn in_secs(secs: f64) -> Instant {
@@ -814,7 +807,6 @@ mod tests {
             GraphError::Auth(m) => assert!(m.contains("InvalidAuthenticationToken"), "{m}"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(err.to_ldap().code, ldap3_proto::LdapResultCode::Unavailable);
         assert_eq!(calls(&stub.user_calls), 2);
         assert_eq!(calls(&stub.token_calls), 2);
     }
@@ -863,7 +855,6 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(err.to_ldap().code, ldap3_proto::LdapResultCode::Busy);
         assert_eq!(calls(&stub.user_calls), 1);
     }
 
@@ -880,7 +871,6 @@ mod tests {
             GraphError::Unavailable(m) => assert!(m.contains("503"), "{m}"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(err.to_ldap().code, ldap3_proto::LdapResultCode::Unavailable);
         // The first attempt and one retry per backoff step.
         assert_eq!(calls(&stub.user_calls), 1 + THROTTLE_BACKOFF.len());
     }
@@ -947,7 +937,6 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, GraphError::Unavailable(_)), "{err:?}");
-        assert_eq!(err.to_ldap().code, ldap3_proto::LdapResultCode::Unavailable);
         assert_eq!(client.requests_sent(), 2);
 
         // The token endpoint unreachable is also unavailable.
@@ -967,15 +956,11 @@ mod tests {
         let stub = start_stub(good_tokens(), one_user_page()).await;
         let client = client_for(&stub);
         let mut q = users_query();
-        q.filter = Some("slow".into());
+        q.path_and_query = "/v1.0/users?$filter=slow&$select=id,displayName".into();
         let started = Instant::now();
         let err = client.first_page(&q, in_secs(0.5)).await.unwrap_err();
         assert!(started.elapsed() < Duration::from_millis(1500));
         assert!(matches!(err, GraphError::Timeout(_)), "{err:?}");
-        assert_eq!(
-            err.to_ldap().code,
-            ldap3_proto::LdapResultCode::TimeLimitExceeded
-        );
     }
 
     #[tokio::test]
@@ -997,7 +982,6 @@ mod tests {
                 .await
                 .unwrap_err();
             assert!(matches!(err, GraphError::Garbage(_)), "{err:?}");
-            assert_eq!(err.to_ldap().code, ldap3_proto::LdapResultCode::Unavailable);
         }
     }
 
@@ -1022,12 +1006,6 @@ mod tests {
                 code: "Request_UnsupportedQuery".into(),
                 message: "Unsupported or invalid query filter clause specified for property 'companyName' of resource 'User'.".into(),
             }
-        );
-        let ldap = err.to_ldap();
-        assert_eq!(ldap.code, ldap3_proto::LdapResultCode::Other);
-        assert!(
-            ldap.message
-                .starts_with("Graph rejected the query: Request_UnsupportedQuery: Unsupported")
         );
         assert_eq!(calls(&stub.user_calls), 1);
     }
@@ -1101,10 +1079,13 @@ mod tests {
         let stub = start_stub(good_tokens(), users).await;
         *base.lock().unwrap() = stub.base.clone();
         let client = client_for(&stub);
-        let mut q = users_query();
-        q.filter = Some("startsWith(displayName,'a')".into());
-        q.consistency_eventual = true;
-        q.count = true;
+        let q = GraphRequest {
+            path_and_query:
+                "/v1.0/users?$filter=startsWith(displayName%2C%27a%27)&$select=id,displayName&$count=true"
+                    .into(),
+            headers: vec![("ConsistencyLevel", "eventual")],
+            shown: "GET /v1.0/users?$filter=startsWith(displayName,'a')&$count=true".into(),
+        };
         let first = client.first_page(&q, in_secs(5.0)).await.unwrap();
         let link = first.next_link.unwrap();
         let second = client.next_page(&link, &q, in_secs(5.0)).await.unwrap();
@@ -1158,7 +1139,7 @@ mod tests {
             .unwrap_err();
         // The secret was sent, and is nowhere in what comes back.
         assert!(stub.token_forms.lock().unwrap()[0].contains(SECRET));
-        for text in [format!("{err}"), format!("{err:?}"), err.to_ldap().message] {
+        for text in [format!("{err}"), format!("{err:?}")] {
             assert!(!text.contains(SECRET), "{text}");
             assert!(
                 text.contains("AADSTS7000215") && text.contains("Secret ID"),
@@ -1166,7 +1147,6 @@ mod tests {
             );
         }
         assert!(matches!(err, GraphError::Auth(_)));
-        assert_eq!(err.to_ldap().code, ldap3_proto::LdapResultCode::Unavailable);
         let check = client.check_online().await.unwrap_err();
         assert!(!format!("{check:?}").contains(SECRET));
     }

@@ -1,6 +1,6 @@
 //! What the Graph client needs to know: tenant, app, credential and the two base URLs,
-//! and the check that those URLs are safe to send a credential to (CONTRACT §3). It does
-//! not read the TOML file; `config` builds these settings.
+//! and the one parser of each (the base URLs must be safe to send a credential to,
+//! CONTRACT §3). It does not read the TOML file; `config` calls these parsers.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use reqwest::Url;
 use super::error::GraphError;
 
 /// How the app proves its identity to the token endpoint (GRAPH.md §7).
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
     /// A client secret given inline.
     Secret(String),
@@ -43,8 +43,8 @@ impl fmt::Debug for Credential {
     }
 }
 
-/// Everything the client needs; `GraphClient::new` validates it.
-#[derive(Debug, Clone)]
+/// Everything the client needs; `GraphClient::new` validates it with the parsers below.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphSettings {
     pub tenant_id: String,
     pub client_id: String,
@@ -61,38 +61,78 @@ pub struct GraphSettings {
 
 /// Parses a base URL and refuses anything a credential must not be sent to: only
 /// `https`, or `http` to a loopback host (CONTRACT §3: tests and local emulators), and
-/// no query, fragment or user info. The result has no trailing slash.
-pub(crate) fn validated_base_url(key: &str, raw: &str) -> Result<Url, GraphError> {
-    let url = Url::parse(raw.trim())
-        .map_err(|e| GraphError::Config(format!("{key} = {raw:?} is not a URL: {e}")))?;
+/// no query, fragment or user info.
+fn parse_url(raw: &str) -> Result<Url, String> {
+    let raw = raw.trim();
+    let url = Url::parse(raw)
+        .map_err(|e| format!("`{raw}` is not an absolute URL (https://host): {e}"))?;
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&url) => {}
         "http" => {
-            return Err(GraphError::Config(format!(
-                "{key} = {raw:?}: plain http:// is accepted only for loopback hosts; use https://"
-            )));
+            return Err(format!(
+                "`{raw}`: plain http:// is accepted only for loopback hosts (localhost, 127.0.0.0/8, ::1); use https://"
+            ));
         }
         other => {
-            return Err(GraphError::Config(format!(
-                "{key} = {raw:?}: scheme {other:?} is not supported; use https://"
-            )));
+            return Err(format!(
+                "`{raw}`: scheme {other:?} is not supported; use https://"
+            ));
         }
     }
     if url.host().is_none() {
-        return Err(GraphError::Config(format!("{key} = {raw:?} has no host")));
+        return Err(format!("`{raw}` has no host"));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(GraphError::Config(format!(
-            "{key} = {raw:?} must not have a query or fragment"
-        )));
+        return Err(format!("`{raw}` must not have a query or fragment"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(GraphError::Config(format!(
-            "{key} must not carry user information"
-        )));
+        return Err("must not carry user information".to_string());
     }
     Ok(url)
+}
+
+/// The one parser of `login_url` and `graph_url`: the URL as the client will use it,
+/// without a trailing slash.
+pub fn parse_base_url(raw: &str) -> Result<String, String> {
+    parse_url(raw).map(|url| base_prefix(&url))
+}
+
+/// `parse_url` for the client, naming the setting in the error.
+pub(crate) fn validated_base_url(key: &str, raw: &str) -> Result<Url, GraphError> {
+    parse_url(raw).map_err(|e| GraphError::Config(format!("{key}: {e}")))
+}
+
+/// The one parser of `tenant_id`: a tenant GUID or domain name, which goes into the
+/// token URL's path unescaped, so nothing outside letters, digits, `-` and `.`.
+pub fn parse_tenant_id(raw: &str) -> Result<String, String> {
+    parse_id(
+        raw,
+        |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'),
+        "must be a tenant GUID or domain name (letters, digits, '-', '.')",
+    )
+}
+
+/// The one parser of `client_id`: the app registration's id (a GUID), sent in a form
+/// field; nothing that needs escaping.
+pub fn parse_client_id(raw: &str) -> Result<String, String> {
+    parse_id(
+        raw,
+        |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'),
+        "must be a GUID (letters, digits, '-', '.', '_')",
+    )
+}
+
+/// A non-empty id made of `allowed` characters only, trimmed.
+fn parse_id(raw: &str, allowed: fn(char) -> bool, shape: &str) -> Result<String, String> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err("must not be empty".to_string());
+    }
+    if !text.chars().all(allowed) {
+        return Err(format!("`{text}` {shape}"));
+    }
+    Ok(text.to_string())
 }
 
 /// The base URL as a string prefix without a trailing slash, ready for `{base}/path`.
@@ -153,6 +193,37 @@ mod tests {
         assert_eq!(base_prefix(&url), "https://graph.microsoft.us");
         let url = validated_base_url("k", "http://127.0.0.1:81/emu/").unwrap();
         assert_eq!(base_prefix(&url), "http://127.0.0.1:81/emu");
+    }
+
+    #[test]
+    fn tenant_and_client_ids_are_what_goes_into_urls_and_forms() {
+        for ok in [
+            "contoso.onmicrosoft.com",
+            " 72f988bf-86f1-41af-91ab-2d7cd011db47 ",
+        ] {
+            assert_eq!(parse_tenant_id(ok).unwrap(), ok.trim());
+        }
+        for bad in ["", "  ", "a/b", "con_toso", "a b", "tenant?x"] {
+            assert!(parse_tenant_id(bad).is_err(), "{bad}");
+        }
+        assert!(parse_client_id("11111111-2222-3333-4444-555555555555").is_ok());
+        assert!(parse_client_id("a/b").is_err());
+        assert!(parse_client_id(" ").is_err());
+    }
+
+    #[test]
+    fn parse_base_url_gives_the_prefix_the_client_uses() {
+        assert_eq!(
+            parse_base_url(" HTTPS://Graph.Example/ ").unwrap(),
+            "https://graph.example"
+        );
+        assert_eq!(
+            parse_base_url("http://127.1:8080/").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        let e = parse_base_url("graph.microsoft.com").unwrap_err();
+        assert!(e.contains("absolute URL"), "{e}");
+        assert!(parse_base_url("https://graph.microsoft.com:99999").is_err());
     }
 
     #[test]

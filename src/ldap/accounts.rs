@@ -1,15 +1,16 @@
-//! The service accounts that may bind (`[[ldap.accounts]]`): lookup by DN or listed
-//! name and password verification (argon2id, or a plain password kept in a file). It
-//! never logs or returns a password.
+//! The service accounts that may bind (`[[ldap.accounts]]`): the parsers of their DNs,
+//! names and hashes, the one fold that says which bind names are the same, lookup and
+//! password verification (argon2id, or a plain password kept in a file). It never logs
+//! or returns a password.
 
 use std::path::PathBuf;
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 
-use crate::directory::tree::normalize_dn;
+use crate::directory::tree::{normalize_dn, parse_dn};
 
 /// How an account's password is checked.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum AccountSecret {
     /// An argon2id PHC string from `hash-password`.
     Hash(String),
@@ -27,7 +28,7 @@ impl std::fmt::Debug for AccountSecret {
 }
 
 /// One bindable account.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindAccount {
     /// The account's DN as configured (returned by WhoAmI).
     pub dn: String,
@@ -36,18 +37,89 @@ pub struct BindAccount {
     pub secret: AccountSecret,
 }
 
-/// The distinguishedNameMatch key of a bind name; a name that is not a DN (a short or
-/// `user@domain` name) is compared lowercased.
-fn loose_dn(dn: &str) -> String {
-    normalize_dn(dn).unwrap_or_else(|| dn.trim().to_lowercase())
+impl AccountSecret {
+    /// Parses `password_hash`: an argon2id PHC string (password-hashing-competition
+    /// format) with parameters the argon2 crate accepts, a salt and a hash, which is what
+    /// `hash-password` prints and what `verify` checks against.
+    pub fn parse_hash(text: &str) -> Result<AccountSecret, String> {
+        let text = text.trim();
+        let usable = text.starts_with("$argon2id$")
+            && PasswordHash::new(text).is_ok_and(|phc| {
+                phc.salt.is_some() && phc.hash.is_some() && argon2::Params::try_from(&phc).is_ok()
+            });
+        if usable {
+            Ok(AccountSecret::Hash(text.to_string()))
+        } else {
+            Err("must be an argon2id PHC string starting with $argon2id$ (run `ldap-graph-gateway hash-password`)".to_string())
+        }
+    }
+}
+
+/// Parses an account's DN: a non-empty DN in the tree's grammar (RFC 4514), kept as
+/// written (trimmed) because WhoAmI returns it.
+pub fn parse_account_dn(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if parse_dn(text)?.is_empty() {
+        return Err("must not be empty".to_string());
+    }
+    Ok(text.to_string())
+}
+
+/// Parses one of an account's other bind names (`phones@example.com`, `phones`).
+pub fn parse_bind_name(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().any(char::is_control) {
+        return Err("names must be non-empty text".to_string());
+    }
+    Ok(text.to_string())
+}
+
+/// The one key binds compare names by: a DN by its distinguishedNameMatch form (so
+/// `commonName=A, DC=X` is `cn=a,dc=x`), any other name (a short or `user@domain`
+/// name) lower-cased.
+pub fn bind_key(name: &str) -> String {
+    normalize_dn(name).unwrap_or_else(|| name.trim().to_lowercase())
+}
+
+/// Which of an account's names another account already has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameClash {
+    /// The position of the later account in the list.
+    pub index: usize,
+    /// `dn` or `names`.
+    pub field: &'static str,
+    /// The name as the later account writes it.
+    pub name: String,
+}
+
+/// The first bind name that leads to more than one account (a DN or a listed name,
+/// compared by `bind_key`), so that a bind is never ambiguous.
+pub fn first_clash(accounts: &[BindAccount]) -> Option<NameClash> {
+    let mut seen: Vec<String> = Vec::new();
+    for (index, account) in accounts.iter().enumerate() {
+        let names =
+            std::iter::once(("dn", &account.dn)).chain(account.names.iter().map(|n| ("names", n)));
+        for (field, name) in names {
+            let key = bind_key(name);
+            if seen.contains(&key) {
+                return Some(NameClash {
+                    index,
+                    field,
+                    name: name.clone(),
+                });
+            }
+            seen.push(key);
+        }
+    }
+    None
 }
 
 /// Finds the account a bind name refers to.
 pub fn find<'a>(accounts: &'a [BindAccount], name: &str) -> Option<&'a BindAccount> {
-    let wanted = loose_dn(name);
-    accounts.iter().find(|a| {
-        loose_dn(&a.dn) == wanted || a.names.iter().any(|n| n.eq_ignore_ascii_case(name.trim()))
-    })
+    let wanted = bind_key(name);
+    accounts
+        .iter()
+        .find(|a| bind_key(&a.dn) == wanted || a.names.iter().any(|n| bind_key(n) == wanted))
 }
 
 /// Checks a password against an account's secret. Runs argon2 on a blocking thread.
@@ -124,5 +196,68 @@ mod tests {
         assert!(find(&list, "PHONES@example.com").is_some());
         assert!(find(&list, "cn=other,dc=example,dc=com").is_none());
         assert!(!format!("{:?}", list[0]).contains("argon2id"));
+    }
+
+    #[test]
+    fn parsers_take_what_bind_uses() {
+        let phc = hash_password("pw").unwrap();
+        assert_eq!(
+            AccountSecret::parse_hash(&format!(" {phc} ")),
+            Ok(AccountSecret::Hash(phc.clone()))
+        );
+        let argon2i = phc.replacen("$argon2id$", "$argon2i$", 1);
+        assert!(AccountSecret::parse_hash(&argon2i).is_err());
+        assert!(AccountSecret::parse_hash("$argon2id$garbage").is_err());
+        assert_eq!(parse_account_dn(" cn=a, dc=x ").unwrap(), "cn=a, dc=x");
+        assert!(parse_account_dn("  ").is_err());
+        assert!(parse_account_dn("cn b,dc=x").is_err());
+        assert!(parse_bind_name(" phones ").is_ok_and(|n| n == "phones"));
+        assert!(parse_bind_name("a\tb").is_err());
+        assert!(parse_bind_name("").is_err());
+    }
+
+    #[test]
+    fn bind_key_is_distinguished_name_match() {
+        assert_eq!(bind_key("CN=A, DC=X"), bind_key("cn=a,dc=x"));
+        assert_eq!(bind_key("commonName=A,dc=x"), bind_key("cn=a,dc=x"));
+        assert_ne!(
+            bind_key("cn=John Smith,dc=x"),
+            bind_key("cn=JohnSmith,dc=x")
+        );
+        assert_eq!(bind_key(" Phones@Example.com"), "phones@example.com");
+    }
+
+    #[test]
+    fn a_name_of_two_accounts_is_a_clash() {
+        let account = |dn: &str, names: &[&str]| BindAccount {
+            dn: dn.into(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            secret: AccountSecret::PasswordFile("/p".into()),
+        };
+        let clash = first_clash(&[
+            account("cn=a,dc=x", &["phones"]),
+            account("commonName=A, DC=X", &[]),
+        ]);
+        assert_eq!(
+            clash,
+            Some(NameClash {
+                index: 1,
+                field: "dn",
+                name: "commonName=A, DC=X".into()
+            })
+        );
+        let by_name = first_clash(&[
+            account("cn=a,dc=x", &["Phones"]),
+            account("cn=b,dc=x", &["phones"]),
+        ]);
+        assert_eq!(by_name.map(|c| (c.index, c.field)), Some((1, "names")));
+        assert_eq!(
+            first_clash(&[account("cn=a,dc=x", &[]), account("cn=b,dc=x", &[])]),
+            None
+        );
+        // And bind agrees: both spellings find the first account.
+        let list = [account("cn=a,dc=x", &["phones"])];
+        assert!(find(&list, "commonName=a,dc=x").is_some());
+        assert!(find(&list, "PHONES").is_some());
     }
 }

@@ -11,7 +11,30 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
-/// Builds an acceptor from PEM files. `min_version` is "1.2" or "1.3".
+/// The lowest TLS version offered (`tls.min_version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsVersion {
+    /// TLS 1.2 and 1.3 (the default).
+    #[default]
+    Tls12,
+    /// TLS 1.3 only.
+    Tls13,
+}
+
+impl std::str::FromStr for TlsVersion {
+    type Err = String;
+
+    /// `"1.2"` or `"1.3"`.
+    fn from_str(text: &str) -> Result<TlsVersion, String> {
+        match text {
+            "1.2" => Ok(TlsVersion::Tls12),
+            "1.3" => Ok(TlsVersion::Tls13),
+            _ => Err("must be \"1.2\" or \"1.3\"".to_string()),
+        }
+    }
+}
+
+/// Builds an acceptor from PEM files offering `min_version` and above.
 ///
 /// Cipher suites are rustls' ring defaults: TLS 1.3 AES-128-GCM, AES-256-GCM and
 /// CHACHA20-POLY1305; TLS 1.2 ECDHE-ECDSA/ECDHE-RSA with AES-128-GCM, AES-256-GCM and
@@ -19,7 +42,7 @@ use tokio_rustls::TlsAcceptor;
 pub fn load_acceptor(
     cert_file: &Path,
     key_file: &Path,
-    min_version: &str,
+    min_version: TlsVersion,
 ) -> Result<TlsAcceptor, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
         .map_err(|e| format!("tls.cert_file {}: {e}", cert_file.display()))?
@@ -33,7 +56,8 @@ pub fn load_acceptor(
     }
     let key = PrivateKeyDer::from_pem_file(key_file)
         .map_err(|e| format!("tls.key_file {}: {e}", key_file.display()))?;
-    let versions: &[&'static rustls::SupportedProtocolVersion] = if min_version == "1.3" {
+    let versions: &[&'static rustls::SupportedProtocolVersion] = if min_version == TlsVersion::Tls13
+    {
         &[&rustls::version::TLS13]
     } else {
         &[&rustls::version::TLS13, &rustls::version::TLS12]
@@ -45,4 +69,19 @@ pub fn load_acceptor(
         .with_single_cert(certs, key)
         .map_err(|e| format!("tls: certificate and key do not fit together: {e}"))?;
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_version_parses_the_two_versions_offered() {
+        assert_eq!("1.2".parse(), Ok(TlsVersion::Tls12));
+        assert_eq!("1.3".parse(), Ok(TlsVersion::Tls13));
+        for bad in ["1.1", "1.0", "TLS1.3", " 1.3", ""] {
+            assert!(bad.parse::<TlsVersion>().is_err(), "{bad}");
+        }
+        assert_eq!(TlsVersion::default(), TlsVersion::Tls12);
+    }
 }

@@ -2,6 +2,7 @@
 //! plan through the Graph client (coalesced and briefly cached), maps and re-checks the
 //! entries with the full filter, and orders them (CONTRACT §8). It does not encode PDUs.
 
+pub mod graph_error;
 pub mod order;
 pub mod phone_index;
 pub mod phone_sync;
@@ -24,7 +25,7 @@ use crate::directory::phone::{PhoneMatch, PhoneRules};
 use crate::directory::schema;
 use crate::directory::tree::{Target, Tree};
 use crate::error::LdapError;
-use crate::graph::{GraphClient, GraphError};
+use crate::graph::{GraphClient, GraphError, GraphRequest};
 use crate::translate::{GraphQuery, PhoneAssertion, PushdownPlan};
 use crate::translate::{TranslateContext, plan_collection};
 use phone_index::PhoneIndex;
@@ -460,7 +461,7 @@ impl Directory {
 
     fn fetch_error(&self, q: &GraphQuery, e: &FetchError) -> LdapError {
         match e {
-            FetchError::Graph(g) => g.to_ldap(),
+            FetchError::Graph(g) => graph_error::ldap_error(g),
             FetchError::ScanLimit(n) => LdapError::new(
                 LdapResultCode::AdminLimitExceeded,
                 format!(
@@ -485,8 +486,9 @@ async fn fetch_all(
     limit: u32,
     deadline: Instant,
 ) -> Result<Fetched, FetchError> {
+    let q = GraphRequest::from(q);
     let mut page = graph
-        .first_page(q, deadline)
+        .first_page(&q, deadline)
         .await
         .map_err(FetchError::Graph)?;
     let mut out = std::mem::take(&mut page.items);
@@ -495,7 +497,7 @@ async fn fetch_all(
             return Err(FetchError::ScanLimit(limit));
         }
         page = graph
-            .next_page(&next, q, deadline)
+            .next_page(&next, &q, deadline)
             .await
             .map_err(FetchError::Graph)?;
         out.append(&mut page.items);
@@ -529,6 +531,17 @@ fn phone_item_text(source: &Source, a: PhoneAssertion<'_>) -> String {
                 t.push_str(f);
             }
             t
+        }
+    }
+}
+
+/// The translator's query as the Graph client sends it.
+impl From<&GraphQuery> for GraphRequest {
+    fn from(q: &GraphQuery) -> GraphRequest {
+        GraphRequest {
+            path_and_query: q.path_and_query(),
+            headers: q.headers(),
+            shown: q.display_decoded(),
         }
     }
 }

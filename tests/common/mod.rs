@@ -51,7 +51,8 @@ pub async fn start_with(tenant: Tenant, tweak: impl FnOnce(&mut Config)) -> Harn
         .await
         .expect("the Graph emulator starts");
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let mut cfg = Config::demo(listen, &emu.base_url(), &tenant_id, &client_id, &secret);
+    let mut cfg = Config::demo(listen, &emu.base_url(), &tenant_id, &client_id, &secret)
+        .expect("the demo configuration");
     tweak(&mut cfg);
     let (gw, server) = app::start(&cfg).await.expect("the gateway starts");
     // Tests start from a loaded phone index (a real gateway answers from the spelling

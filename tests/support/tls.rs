@@ -80,7 +80,7 @@ impl TestPki {
         TlsConfig {
             cert_file: self.cert_file.clone(),
             key_file: self.key_file.clone(),
-            min_version: "1.2".to_string(),
+            min_version: ldap_graph_gateway::ldap::tls::TlsVersion::Tls12,
         }
     }
 
