@@ -16,7 +16,8 @@ use crate::directory::filter::parse_filter;
 use crate::directory::mapping::Mapping;
 use crate::directory::phone::PhoneRules;
 use crate::graph::GraphClient;
-use crate::ldap::server::{self, EdgeLimits, Gateway, RunningServer};
+use crate::ldap::gateway::{EdgeLimits, Gateway};
+use crate::ldap::server::{self, RunningServer};
 use crate::ldap::tls;
 use crate::search::{Directory, SearchSettings};
 use crate::translate::explain_plan;
@@ -65,6 +66,9 @@ pub fn build_gateway(cfg: &Config) -> Result<Gateway, String> {
         allow_anonymous: l.allow_anonymous,
         require_tls_for_bind: l.require_tls_for_bind,
         max_paged_searches: l.max_paged_searches,
+        paged_ttl: EdgeLimits::DEFAULT_PAGED_TTL,
+        max_operations_per_connection: EdgeLimits::DEFAULT_MAX_OPERATIONS_PER_CONNECTION,
+        tls_handshake_timeout: EdgeLimits::DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     };
     let tls = match &cfg.tls {
         Some(t) => Some(ArcSwap::from_pointee(tls::load_acceptor(

@@ -1,6 +1,6 @@
 //! The one error type that crosses module boundaries towards the LDAP edge: an LDAP
 //! result code plus a message an administrator can act on. Turned into a response PDU
-//! only at the edge (`ldap::session`).
+//! only at the edge (`ldap::reply::error_result`).
 
 use ldap3_proto::LdapResultCode;
 

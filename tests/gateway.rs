@@ -522,21 +522,31 @@ async fn client_time_limit_lowers_the_server_limit() {
         &matching(&sample(), |p| eq(p, "sn", "Bowen")),
     );
 
-    h.emu.set_fault(Fault::Throttle {
-        retry_after_secs: 30,
-    });
+    // Graph answers in 4 s: within the server's 20 s, past the client's 2 s. Only a
+    // gateway that honours -l 2 ends the search at about 2 s with timeLimitExceeded (3);
+    // one that ignores it waits for Graph and answers 0 with entries after 4 s.
+    h.emu.set_fault(Fault::Slow { millis: 4_000 });
     let started = Instant::now();
     let out = ldapsearch(&["-x", "-H", &url, "-l", "2", "-b", BASE, "(sn=Smith)", "cn"]).await;
     let took = started.elapsed();
+    assert_eq!(
+        out.code, 3,
+        "timeLimitExceeded (3) expected from the client's -l 2, got {}: {} {}",
+        out.code, out.stdout, out.stderr
+    );
     assert!(
-        out.code == 51 || out.code == 3,
-        "busy (51) or timeLimitExceeded (3) expected, got {}: {}",
-        out.code,
+        out.dns().is_empty(),
+        "Graph had not answered: {}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("in time"),
+        "a diagnostic naming the time limit: {}",
         out.stderr
     );
     assert!(
-        took < Duration::from_secs(10),
-        "the client's 2 s limit was ignored (took {took:?})"
+        took >= Duration::from_millis(1_500) && took < Duration::from_millis(3_800),
+        "the client's 2 s limit was not the one applied (took {took:?})"
     );
     h.emu.set_fault(Fault::None);
     h.stop().await;
@@ -1102,6 +1112,603 @@ async fn identical_concurrent_searches_share_one_graph_request() {
         (1..=2).contains(&cost),
         "8 identical searches in flight cost {cost} Graph requests"
     );
+    h.emu.set_fault(Fault::None);
+    h.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Paged and VLV searches under faults (issue 11 item 1): the same result code and
+// diagnostic as the unpaged search, never an empty or partial success.
+
+/// The diagnostic ldapsearch prints ("additional info: ..."), or "" when there is none.
+fn additional_info(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find(|l| l.to_lowercase().trim_start().starts_with("additional info"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, info)| info.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// A gateway whose Graph answers in pages of 100 objects (the sample's users take four),
+/// with the answer cache off so every search reaches the emulator.
+async fn start_multi_page(tweak: impl FnOnce(&mut ldap_graph_gateway::config::Config)) -> Harness {
+    start_with(Tenant::sample(), |cfg| {
+        cfg.graph.page_size = 100;
+        cfg.search.cache_ttl_secs = 0;
+        tweak(cfg);
+    })
+    .await
+}
+
+const PERSON: &str = "(objectClass=person)";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_time_limit_part_way_through_a_paged_or_vlv_search_is_3_as_unpaged() {
+    let h = start_multi_page(|cfg| cfg.ldap.time_limit_secs = 20).await;
+    let url = h.url();
+    let users = users(&Tenant::sample());
+    assert!(users.len() > 300, "the users take several Graph pages");
+    // Graph answers each page in 1.2 s: the second page ends past the client's 2 s.
+    h.emu.set_fault(Fault::Slow { millis: 1200 });
+    let base = ["-x", "-H", &url, "-l", "2", "-b", USERS_OU];
+    let unpaged = ldapsearch(&[&base[..], &[PERSON, "cn"]].concat()).await;
+    let paged = ldapsearch(&[&base[..], &["-E", "pr=100/noprompt", PERSON, "cn"]].concat()).await;
+    let vlv = ldapsearch(
+        &[
+            &base[..],
+            &["-E", "sss=cn", "-E", "vlv=0/9/1/0", PERSON, "cn"],
+        ]
+        .concat(),
+    )
+    .await;
+    for (what, out) in [("unpaged", &unpaged), ("paged", &paged), ("vlv", &vlv)] {
+        assert_eq!(
+            out.code, 3,
+            "{what}: timeLimitExceeded expected, got {}: {}",
+            out.code, out.stderr
+        );
+        // CONTRACT §6: timeLimitExceeded comes after the entries already found. Unpaged,
+        // those are the first Graph page's (100) users; paged, at most one LDAP page of
+        // them; a VLV window is only known once every candidate is read, so it has none.
+        let dns = out.dns();
+        let most = if what == "vlv" { 0 } else { 100 };
+        assert!(
+            dns.len() <= most,
+            "{what}: at most {most} entries before the time limit, got {}: {}",
+            dns.len(),
+            out.stdout
+        );
+        let known = dn_set(users.iter().map(|p| p.dn.as_str()));
+        let extra: Vec<_> = dn_set(dns.iter().map(|d| d.as_str()))
+            .difference(&known)
+            .cloned()
+            .collect();
+        assert!(
+            extra.is_empty(),
+            "{what}: not users of the tenant: {extra:?}"
+        );
+        let info = additional_info(&out.stderr).to_lowercase();
+        assert!(
+            info.contains("time"),
+            "{what}: the diagnostic names the time limit: {}",
+            out.stderr
+        );
+    }
+    // Without the fault the same paged search pages through every user.
+    h.emu.set_fault(Fault::None);
+    let whole = ldapsearch(&[&base[..], &["-E", "pr=100/noprompt", PERSON, "cn"]].concat()).await;
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    assert_same_entries("paged without the fault", &whole.dns(), &users);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_size_limit_in_a_paged_or_vlv_search_is_4_as_unpaged() {
+    let h = start().await;
+    let url = h.url();
+    let all = in_contract_order(matching(&sample(), |p| present(p, "sn")), "displayName");
+    let base = ["-x", "-H", &url, "-z", "3", "-b", BASE];
+    let unpaged = ldapsearch(&[&base[..], &["(sn=*)", "cn"]].concat()).await;
+    assert_eq!(unpaged.code, 4, "{}", unpaged.stderr);
+    // Pages of two: the size limit falls on the second page.
+    let paged = ldapsearch(&[&base[..], &["-E", "pr=2/noprompt", "(sn=*)", "cn"]].concat()).await;
+    assert_eq!(
+        paged.code, 4,
+        "paged: sizeLimitExceeded expected: {}",
+        paged.stderr
+    );
+    assert_same_order("paged -z 3", &paged.dns(), &all[..3]);
+    assert_eq!(
+        additional_info(&paged.stderr),
+        additional_info(&unpaged.stderr),
+        "paged and unpaged give the same diagnostic"
+    );
+    assert!(!additional_info(&paged.stderr).is_empty());
+    // A VLV window of ten under a size limit of three.
+    let by_cn = in_contract_order(matching(&sample(), |p| present(p, "sn")), "cn");
+    let vlv = ldapsearch(
+        &[
+            &base[..],
+            &["-E", "sss=cn", "-E", "vlv=0/9/1/0", "(sn=*)", "cn"],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(
+        vlv.code, 4,
+        "vlv: sizeLimitExceeded expected: {}",
+        vlv.stderr
+    );
+    assert_same_order("vlv 0/9/1/0 -z 3", &vlv.dns(), &by_cn[..3]);
+    assert_eq!(
+        additional_info(&vlv.stderr),
+        additional_info(&unpaged.stderr)
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graph_failures_in_a_paged_or_vlv_search_are_51_and_52_as_unpaged() {
+    let h = start_multi_page(|cfg| cfg.ldap.time_limit_secs = 2).await;
+    let url = h.url();
+    let base = ["-x", "-H", &url, "-b", USERS_OU];
+    for (fault, code) in [
+        (Fault::Unavailable, 52),
+        (
+            Fault::Throttle {
+                retry_after_secs: 30,
+            },
+            51,
+        ),
+    ] {
+        h.emu.set_fault(fault);
+        let unpaged = ldapsearch(&[&base[..], &[PERSON, "cn"]].concat()).await;
+        let paged =
+            ldapsearch(&[&base[..], &["-E", "pr=50/noprompt", PERSON, "cn"]].concat()).await;
+        let vlv = ldapsearch(
+            &[
+                &base[..],
+                &["-E", "sss=cn", "-E", "vlv=0/4/1/0", PERSON, "cn"],
+            ]
+            .concat(),
+        )
+        .await;
+        assert_eq!(unpaged.code, code, "unpaged: {}", unpaged.stderr);
+        for (what, out) in [("paged", &paged), ("vlv", &vlv)] {
+            assert_eq!(out.code, code, "{what}: {} expected: {}", code, out.stderr);
+            assert!(out.dns().is_empty(), "{what}: {}", out.stdout);
+            assert_eq!(
+                additional_info(&out.stderr),
+                additional_info(&unpaged.stderr),
+                "{what}: the unpaged diagnostic"
+            );
+        }
+    }
+    h.emu.set_fault(Fault::None);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scan_limit_in_a_paged_or_vlv_search_is_11_as_unpaged() {
+    // Pages of 100 and a bound of 150: the second page of users crosses it.
+    let h = start_multi_page(|cfg| cfg.search.max_scan = 150).await;
+    let url = h.url();
+    let base = ["-x", "-H", &url, "-b", USERS_OU];
+    let unpaged = ldapsearch(&[&base[..], &[PERSON, "cn"]].concat()).await;
+    assert_eq!(
+        unpaged.code, 11,
+        "adminLimitExceeded expected: {}",
+        unpaged.stderr
+    );
+    assert!(
+        additional_info(&unpaged.stderr).contains("150"),
+        "{}",
+        unpaged.stderr
+    );
+    let paged = ldapsearch(&[&base[..], &["-E", "pr=20/noprompt", PERSON, "cn"]].concat()).await;
+    let vlv = ldapsearch(
+        &[
+            &base[..],
+            &["-E", "sss=cn", "-E", "vlv=2/2/5/0", PERSON, "cn"],
+        ]
+        .concat(),
+    )
+    .await;
+    for (what, out) in [("paged", &paged), ("vlv", &vlv)] {
+        assert_eq!(out.code, 11, "{what}: {}", out.stderr);
+        assert!(out.dns().is_empty(), "{what}: {}", out.stdout);
+        assert_eq!(
+            additional_info(&out.stderr),
+            additional_info(&unpaged.stderr),
+            "{what}"
+        );
+    }
+    // A narrow filter stays under the bound, paged as well.
+    let bowen = matching(&sample(), |p| eq(p, "sn", "Bowen"));
+    let ok = ldapsearch(&[&base[..], &["-E", "pr=20/noprompt", "(sn=Bowen)", "cn"]].concat()).await;
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_same_entries("paged (sn=Bowen)", &ok.dns(), &bowen);
+    h.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Compare off the connection task
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_compare_that_times_out_is_3_not_no_such_object() {
+    let h = start_with(Tenant::sample(), |cfg| {
+        cfg.ldap.time_limit_secs = 2;
+        cfg.search.cache_ttl_secs = 0;
+    })
+    .await;
+    let url = h.url();
+    let compare = |value: &'static str| {
+        let url = url.clone();
+        async move {
+            tools::run(
+                "ldapcompare",
+                &["-x", "-H", &url, "-o", "nettimeout=20", MEGAN_DN, value],
+                &[],
+                None,
+            )
+            .await
+        }
+    };
+    let yes = compare("sn:Bowen").await;
+    assert_eq!(yes.code, 6, "compareTrue: {}", yes.stderr);
+    let no = compare("sn:Vance").await;
+    assert_eq!(no.code, 5, "compareFalse: {}", no.stderr);
+
+    h.emu.set_fault(Fault::Hang);
+    let started = Instant::now();
+    let slow = compare("sn:Bowen").await;
+    assert_eq!(
+        slow.code, 3,
+        "timeLimitExceeded, not noSuchObject: {}",
+        slow.stderr
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "answered near the 2 s limit"
+    );
+    h.emu.set_fault(Fault::Unavailable);
+    let down = compare("sn:Bowen").await;
+    assert_eq!(down.code, 52, "unavailable: {}", down.stderr);
+    h.emu.set_fault(Fault::None);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_compare_does_not_hold_up_its_connection() {
+    let h = start_with(Tenant::sample(), |cfg| cfg.search.cache_ttl_secs = 0).await;
+    let url = h.url();
+    let mut ldap = tools::ldap3_plain(&url).await;
+    // Warm the token, then make every Graph request take 2 s.
+    let warm = ldap
+        .compare(MEGAN_DN, "sn", "Bowen")
+        .await
+        .expect("compare");
+    assert_eq!(warm.0.rc, 6);
+    h.emu.set_fault(Fault::Slow { millis: 2000 });
+    // Another user than the warm-up's, so that the compare must ask Graph.
+    let person = users(&Tenant::sample())
+        .into_iter()
+        .find(|p| !p.values("sn").is_empty() && norm_dn(&p.dn) != norm_dn(MEGAN_DN))
+        .expect("a user with a surname");
+    let (dn, sn) = (person.dn.clone(), person.values("sn")[0].clone());
+    let mut other = ldap.clone();
+    let started = Instant::now();
+    let slow = tokio::spawn(async move { other.compare(&dn, "sn", &sn).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The same connection answers WhoAmI and a root DSE read while the compare waits.
+    let asked = Instant::now();
+    let who = ldap.extended(ldap3::exop::WhoAmI).await.expect("whoami");
+    assert_eq!(who.1.rc, 0, "WhoAmI answered");
+    let (dse, res) = ldap
+        .search(
+            "",
+            ldap3::Scope::Base,
+            "(objectClass=*)",
+            vec!["namingContexts"],
+        )
+        .await
+        .expect("root DSE")
+        .non_error()
+        .map(|r| (r.0, r.1))
+        .expect("root DSE ok");
+    assert_eq!(res.rc, 0);
+    assert_eq!(dse.len(), 1);
+    let waited = asked.elapsed();
+    assert!(
+        waited < Duration::from_millis(1000),
+        "WhoAmI and the root DSE waited {waited:?} behind a compare"
+    );
+    let slow = slow.await.expect("compare task").expect("compare");
+    assert_eq!(slow.0.rc, 6, "the compare still answers compareTrue");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "the compare did wait for Graph ({:?}, {} requests)",
+        started.elapsed(),
+        h.emu.requests()
+    );
+    h.emu.set_fault(Fault::None);
+    let _ = ldap.unbind().await;
+    h.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Every reply reaches its client
+
+/// The sample tenant with every user repeated `copies` times (new ids and names), so that
+/// one search streams thousands of entries over several Graph pages.
+fn large_tenant(copies: usize) -> Tenant {
+    let mut t = Tenant::sample();
+    let originals = t.users.clone();
+    for k in 1..copies {
+        for u in &originals {
+            let mut u = u.clone();
+            let id = u["id"].as_str().unwrap_or_default().to_string();
+            let upn = u["userPrincipalName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            u["id"] = serde_json::json!(format!("{id}-{k}"));
+            u["userPrincipalName"] = serde_json::json!(format!("copy{k}.{upn}"));
+            t.users.push(u);
+        }
+    }
+    t
+}
+
+type RawClient = tokio_util::codec::Framed<tokio::net::TcpStream, ldap3_proto::LdapCodec>;
+
+/// A client that reads slowly: a small receive buffer, so that a large search fills the
+/// socket and the connection's channel while it does not read.
+async fn slow_reader(h: &Harness) -> RawClient {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let stream = socket.connect(h.addr()).await.expect("connect");
+    tokio_util::codec::Framed::new(stream, ldap3_proto::LdapCodec::default())
+}
+
+/// A subtree search under ou=users for every attribute.
+fn users_search(msgid: i32, filter: ldap3_proto::proto::LdapFilter) -> ldap3_proto::proto::LdapMsg {
+    use ldap3_proto::proto::{
+        LdapDerefAliases, LdapMsg, LdapOp, LdapSearchRequest, LdapSearchScope,
+    };
+    LdapMsg::new(
+        msgid,
+        LdapOp::SearchRequest(LdapSearchRequest {
+            base: USERS_OU.to_string(),
+            scope: LdapSearchScope::Subtree,
+            aliases: LdapDerefAliases::Never,
+            sizelimit: 0,
+            timelimit: 0,
+            typesonly: false,
+            filter,
+            attrs: vec![],
+        }),
+    )
+}
+
+fn every_person() -> ldap3_proto::proto::LdapFilter {
+    ldap3_proto::proto::LdapFilter::Equality("objectClass".into(), "person".into())
+}
+
+/// A gateway over eight copies of the sample's users, and how many users that is.
+async fn start_large() -> (Harness, usize) {
+    let tenant = large_tenant(8);
+    let expected = users(&tenant).len();
+    assert!(expected > 2000);
+    let h = start_with(tenant, |cfg| {
+        cfg.ldap.size_limit = 100_000;
+        cfg.search.max_scan = 100_000;
+    })
+    .await;
+    (h, expected)
+}
+
+/// The next reply, within `deadline`.
+async fn next_reply(
+    client: &mut RawClient,
+    deadline: tokio::time::Instant,
+) -> ldap3_proto::proto::LdapMsg {
+    use futures_util::StreamExt;
+    tokio::time::timeout_at(deadline, client.next())
+        .await
+        .expect("a reply before the deadline")
+        .expect("the connection stays open")
+        .expect("a well-formed reply")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refusal_while_a_large_search_streams_still_reaches_the_client() {
+    use futures_util::SinkExt;
+    use ldap3_proto::proto::{LdapFilter, LdapOp};
+
+    let (h, expected) = start_large().await;
+    let mut client = slow_reader(&h).await;
+    client
+        .send(users_search(1, every_person()))
+        .await
+        .expect("send the large search");
+    // Let the search fill the socket and the connection's channel.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut deep = LdapFilter::Equality("sn".into(), "Bowen".into());
+    for _ in 0..40 {
+        deep = LdapFilter::And(vec![deep]);
+    }
+    client
+        .send(users_search(2, deep))
+        .await
+        .expect("send the refused search");
+
+    let mut entries = 0usize;
+    let (mut done_large, mut done_refused) = (None, None);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while done_large.is_none() || done_refused.is_none() {
+        let msg = next_reply(&mut client, deadline).await;
+        match (msg.msgid, msg.op) {
+            (1, LdapOp::SearchResultEntry(_)) => entries += 1,
+            (1, LdapOp::SearchResultDone(res)) => done_large = Some(res),
+            (2, LdapOp::SearchResultDone(res)) => done_refused = Some(res),
+            (id, op) => panic!("unexpected reply on message {id}: {op:?}"),
+        }
+    }
+    let refused = done_refused.expect("refusal");
+    assert_eq!(
+        refused.code,
+        ldap3_proto::LdapResultCode::UnwillingToPerform
+    );
+    assert!(
+        refused.message.contains("max_filter_depth"),
+        "{}",
+        refused.message
+    );
+    let large = done_large.expect("large search done");
+    assert_eq!(
+        large.code,
+        ldap3_proto::LdapResultCode::Success,
+        "{}",
+        large.message
+    );
+    assert_eq!(entries, expected, "every user streamed");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_abandon_while_a_large_search_streams_stops_it() {
+    use futures_util::{SinkExt, StreamExt};
+    use ldap3_proto::proto::{LdapExtendedRequest, LdapMsg, LdapOp};
+
+    let (h, expected) = start_large().await;
+    let mut client = slow_reader(&h).await;
+    client
+        .send(users_search(1, every_person()))
+        .await
+        .expect("send the large search");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut entries = 0usize;
+    while entries < 10 {
+        match next_reply(&mut client, deadline).await.op {
+            LdapOp::SearchResultEntry(_) => entries += 1,
+            other => panic!("an entry expected, got {other:?}"),
+        }
+    }
+    client
+        .send(LdapMsg::new(2, LdapOp::AbandonRequest(1)))
+        .await
+        .expect("send abandon");
+    // Read slowly until the connection falls quiet: what was queued before the abandon
+    // arrives, then nothing, and never a SearchResultDone (RFC 4511 §4.11).
+    loop {
+        let msg = match tokio::time::timeout(Duration::from_secs(1), client.next()).await {
+            Err(_) => break,
+            Ok(msg) => msg
+                .expect("the connection stays open")
+                .expect("a well-formed reply"),
+        };
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        match (msg.msgid, msg.op) {
+            (1, LdapOp::SearchResultEntry(_)) => entries += 1,
+            (1, LdapOp::SearchResultDone(res)) => {
+                panic!("the abandoned search ran to its end ({entries} entries): {res:?}")
+            }
+            (id, op) => panic!("unexpected reply on message {id}: {op:?}"),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the search never stopped"
+        );
+    }
+    // The connection still serves.
+    let whoami = LdapExtendedRequest {
+        name: "1.3.6.1.4.1.4203.1.11.3".to_string(),
+        value: None,
+    };
+    client
+        .send(LdapMsg::new(3, LdapOp::ExtendedRequest(whoami)))
+        .await
+        .expect("send WhoAmI");
+    let msg = next_reply(&mut client, deadline).await;
+    assert_eq!(msg.msgid, 3);
+    assert!(
+        matches!(&msg.op, LdapOp::ExtendedResponse(r) if r.res.code == ldap3_proto::LdapResultCode::Success),
+        "{:?}",
+        msg.op
+    );
+    assert!(
+        entries < expected,
+        "the abandoned search stopped ({entries} of {expected} entries sent)"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn beyond_32_operations_on_one_connection_a_search_or_compare_is_busy_51() {
+    use futures_util::SinkExt;
+    use ldap3_proto::LdapResultCode;
+    use ldap3_proto::proto::{LdapCompareRequest, LdapFilter, LdapMsg, LdapOp};
+
+    let h = start_with(Tenant::sample(), |cfg| cfg.search.cache_ttl_secs = 0).await;
+    // Warm the token, then hold every Graph request for 1.5 s.
+    let warm = ldapsearch(&["-x", "-H", &h.url(), "-b", USERS_OU, "(sn=Zz-warm-up)"]).await;
+    assert_eq!(warm.code, 0, "{}", warm.stderr);
+    h.emu.set_fault(Fault::Slow { millis: 1500 });
+    let mut client = slow_reader(&h).await;
+    let bowen = || LdapFilter::Equality("sn".into(), "Bowen".into());
+    for msgid in 1..=32 {
+        client
+            .send(users_search(msgid, bowen()))
+            .await
+            .expect("send search");
+    }
+    let compare = LdapCompareRequest {
+        dn: MEGAN_DN.to_string(),
+        atype: "sn".into(),
+        val: b"Bowen".to_vec(),
+    };
+    client
+        .send(LdapMsg::new(33, LdapOp::CompareRequest(compare)))
+        .await
+        .expect("send compare");
+    client
+        .send(users_search(34, bowen()))
+        .await
+        .expect("send search");
+
+    let want = matching(&sample(), |p| eq(p, "sn", "Bowen")).len();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut busy = Vec::new();
+    let mut finished = 0;
+    let mut entries = 0;
+    while finished < 32 {
+        let msg = next_reply(&mut client, deadline).await;
+        match (msg.msgid, msg.op) {
+            (33, LdapOp::CompareResult(res)) | (34, LdapOp::SearchResultDone(res)) => {
+                assert_eq!(res.code, LdapResultCode::Busy, "{}", res.message);
+                assert_eq!(
+                    finished, 0,
+                    "the refusal comes at once, not after the searches"
+                );
+                busy.push(msg.msgid);
+            }
+            (1..=32, LdapOp::SearchResultEntry(_)) => entries += 1,
+            (1..=32, LdapOp::SearchResultDone(res)) => {
+                assert_eq!(res.code, LdapResultCode::Success, "{}", res.message);
+                finished += 1;
+            }
+            (id, op) => panic!("unexpected reply on message {id}: {op:?}"),
+        }
+    }
+    busy.sort();
+    assert_eq!(
+        busy,
+        vec![33, 34],
+        "the 33rd and 34th operations are refused"
+    );
+    assert_eq!(entries, 32 * want, "each admitted search found every Bowen");
     h.emu.set_fault(Fault::None);
     h.stop().await;
 }

@@ -1,6 +1,7 @@
 //! The app-only access token (OAuth 2.0 client credentials, GRAPH.md §7): fetched from
 //! the tenant's token endpoint, cached, shared by concurrent requests (one fetch at a
-//! time) and refreshed before it expires. It never logs or returns a token or a secret.
+//! time) and refreshed before it expires without stalling requests that hold a valid
+//! token. It never logs or returns a token or a secret.
 
 use std::fmt;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ impl fmt::Debug for AccessToken {
     }
 }
 
+#[derive(Clone)]
 struct CachedToken {
     token: AccessToken,
     /// From this instant on, the next caller tries to fetch a new token.
@@ -54,9 +56,11 @@ pub(crate) struct TokenSource {
     client_id: String,
     credential: Credential,
     request_timeout: Duration,
-    /// Held across a fetch, so concurrent requests wait for one fetch instead of each
-    /// starting their own.
-    cache: Mutex<Option<CachedToken>>,
+    /// The current token; locked only to read or replace it, never across a fetch.
+    cache: std::sync::Mutex<Option<CachedToken>>,
+    /// Held across a fetch, so callers without a valid token wait for one fetch instead of
+    /// each starting their own, and only one early refresh runs at a time.
+    fetching: Mutex<()>,
 }
 
 /// How early to refresh a token that lives `lifetime`: five minutes, or a tenth of the
@@ -83,7 +87,8 @@ impl TokenSource {
             client_id,
             credential,
             request_timeout,
-            cache: Mutex::new(None),
+            cache: std::sync::Mutex::new(None),
+            fetching: Mutex::new(()),
         }
     }
 
@@ -91,53 +96,98 @@ impl TokenSource {
         &self.token_url
     }
 
-    /// A token valid now. Fetches one if none is cached or the cached one expired;
-    /// refreshes early when it is close to expiry, and if that early refresh fails the
-    /// still-valid old token is used (a refresh failure must not fail searches).
+    /// A token valid now. Fetches one if none is cached or the cached one expired (callers
+    /// without a valid token wait for that one fetch). When the token is close to expiry,
+    /// one caller refreshes it early while every other caller goes on with the still-valid
+    /// token at once; if the early refresh fails, the old token is used until it expires
+    /// (a refresh failure must not fail or stall searches).
     pub(crate) async fn get(&self, deadline: Instant) -> Result<AccessToken, GraphError> {
-        let mut cache = tokio::time::timeout_at(deadline, self.cache.lock())
+        if let Some(cached) = self.cached() {
+            let now = Instant::now();
+            if now < cached.refresh_after {
+                return Ok(cached.token);
+            }
+            if now < cached.token.expires_at {
+                return Ok(self.refresh_early(cached.token, deadline).await);
+            }
+        }
+        let _fetching = tokio::time::timeout_at(deadline, self.fetching.lock())
             .await
             .map_err(|_| {
                 GraphError::Timeout(
                     "the time limit passed while waiting for an access token".into(),
                 )
             })?;
-        let now = Instant::now();
-        if let Some(cached) = cache.as_mut() {
-            if now < cached.refresh_after {
-                return Ok(cached.token.clone());
-            }
-            if now < cached.token.expires_at {
-                // Spend at most half the remaining time on an optional refresh.
-                let budget = self.request_timeout.min((deadline - now) / 2);
-                match self.fetch(deadline, budget).await {
-                    Ok(fresh) => {
-                        let token = fresh.token.clone();
-                        *cache = Some(fresh);
-                        return Ok(token);
-                    }
-                    Err(e) => {
-                        tracing::warn!(
-                            error = %e,
-                            "refreshing the Graph access token failed; using the current one until it expires"
-                        );
-                        cached.refresh_after =
-                            (Instant::now() + REFRESH_RETRY_PAUSE).min(cached.token.expires_at);
-                        return Ok(cached.token.clone());
-                    }
-                }
-            }
+        // The fetch this caller waited for may have stored a token.
+        if let Some(cached) = self.cached()
+            && Instant::now() < cached.token.expires_at
+        {
+            return Ok(cached.token);
         }
-        *cache = None;
+        self.store(None);
         let fresh = self.fetch(deadline, self.request_timeout).await?;
         let token = fresh.token.clone();
-        *cache = Some(fresh);
+        self.store(Some(fresh));
         Ok(token)
+    }
+
+    /// The early refresh of a still-valid `current` token: the caller that wins the fetch
+    /// lock refreshes (spending at most half its remaining time), every other caller gets
+    /// `current` without waiting.
+    async fn refresh_early(&self, current: AccessToken, deadline: Instant) -> AccessToken {
+        let Ok(_fetching) = self.fetching.try_lock() else {
+            return current;
+        };
+        // Another caller may have refreshed between our look at the cache and the lock.
+        if let Some(cached) = self.cached()
+            && !Arc::ptr_eq(&cached.token.value, &current.value)
+            && Instant::now() < cached.token.expires_at
+        {
+            return cached.token;
+        }
+        let budget = self
+            .request_timeout
+            .min(deadline.saturating_duration_since(Instant::now()) / 2);
+        match self.fetch(deadline, budget).await {
+            Ok(fresh) => {
+                let token = fresh.token.clone();
+                self.store(Some(fresh));
+                token
+            }
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "refreshing the Graph access token failed; using the current one until it expires"
+                );
+                let mut cache = self.lock_cache();
+                if let Some(cached) = cache.as_mut()
+                    && Arc::ptr_eq(&cached.token.value, &current.value)
+                {
+                    cached.refresh_after =
+                        (Instant::now() + REFRESH_RETRY_PAUSE).min(cached.token.expires_at);
+                }
+                current
+            }
+        }
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Option<CachedToken>> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn cached(&self) -> Option<CachedToken> {
+        self.lock_cache().clone()
+    }
+
+    fn store(&self, token: Option<CachedToken>) {
+        *self.lock_cache() = token;
     }
 
     /// Forgets `used` after Graph refused it (401), unless it was already replaced.
     pub(crate) async fn invalidate(&self, used: &AccessToken) {
-        let mut cache = self.cache.lock().await;
+        let mut cache = self.lock_cache();
         if cache
             .as_ref()
             .is_some_and(|c| Arc::ptr_eq(&c.token.value, &used.value))
@@ -149,7 +199,7 @@ impl TokenSource {
     /// Test hook: makes the cached token due for an early refresh (still valid).
     #[cfg(test)]
     pub(crate) async fn pretend_refresh_due(&self) {
-        if let Some(cached) = self.cache.lock().await.as_mut() {
+        if let Some(cached) = self.lock_cache().as_mut() {
             cached.refresh_after = Instant::now();
         }
     }
@@ -448,5 +498,111 @@ mod tests {
         assert_eq!(redact("a s3cr3t b", Some("s3cr3t")), "a <redacted> b");
         assert_eq!(redact("abc", Some("")), "abc");
         assert_eq!(redact("abc", None), "abc");
+    }
+
+    /// A token source against the in-tree emulator's token endpoint.
+    fn source_for(emu: &graph_emulator::EmulatorHandle) -> TokenSource {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        TokenSource::new(
+            reqwest::Client::new(),
+            format!(
+                "{}/{}/oauth2/v2.0/token",
+                emu.base_url(),
+                graph_emulator::SAMPLE_TENANT_ID
+            ),
+            format!("{}/.default", emu.base_url()),
+            graph_emulator::SAMPLE_TENANT_ID.to_string(),
+            graph_emulator::SAMPLE_CLIENT_ID.to_string(),
+            Credential::Secret(graph_emulator::SAMPLE_CLIENT_SECRET.to_string()),
+            Duration::from_secs(5),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_slow_refresh_does_not_stall_callers_holding_a_valid_token() {
+        let emu = graph_emulator::start(
+            graph_emulator::Tenant::sample(),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let source = Arc::new(source_for(&emu));
+        let deadline = || Instant::now() + Duration::from_secs(10);
+        let old = source.get(deadline()).await.unwrap();
+        assert_eq!(emu.token_requests(), 1);
+
+        source.pretend_refresh_due().await;
+        emu.set_token_delay(Duration::from_millis(1500));
+        let refresher = {
+            let source = source.clone();
+            tokio::spawn(async move { source.get(deadline()).await })
+        };
+        // Let the refresh start and hold whatever it holds.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(emu.token_requests(), 2, "the early refresh has started");
+
+        let started = Instant::now();
+        let callers: Vec<_> = (0..6)
+            .map(|_| {
+                let source = source.clone();
+                tokio::spawn(async move {
+                    let token = source.get(deadline()).await;
+                    (token, Instant::now())
+                })
+            })
+            .collect();
+        for caller in callers {
+            let (token, done) = caller.await.unwrap();
+            let token = token.unwrap();
+            assert!(
+                Arc::ptr_eq(&token.value, &old.value),
+                "a caller during the refresh gets the valid cached token"
+            );
+            let waited = done - started;
+            assert!(
+                waited < Duration::from_millis(500),
+                "a caller holding a valid token waited {waited:?} for the refresh"
+            );
+        }
+        assert_eq!(emu.token_requests(), 2, "one refresh at a time");
+
+        let fresh = refresher.await.unwrap().unwrap();
+        assert!(
+            !Arc::ptr_eq(&fresh.value, &old.value),
+            "the refresh replaced the token"
+        );
+        emu.set_token_delay(Duration::ZERO);
+        let after = source.get(deadline()).await.unwrap();
+        assert!(
+            Arc::ptr_eq(&after.value, &fresh.value),
+            "the fresh token is cached"
+        );
+        assert_eq!(emu.token_requests(), 2);
+        emu.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_refused_refresh_keeps_the_valid_token_and_an_expired_one_fails_with_the_aadsts_code()
+    {
+        let emu = graph_emulator::start(
+            graph_emulator::Tenant::sample(),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        emu.set_token_lifetime_secs(2);
+        let source = source_for(&emu);
+        let deadline = || Instant::now() + Duration::from_secs(5);
+        let old = source.get(deadline()).await.unwrap();
+        emu.refuse_token_requests(true);
+        source.pretend_refresh_due().await;
+        let kept = source.get(deadline()).await.unwrap();
+        assert!(Arc::ptr_eq(&kept.value, &old.value));
+        assert_eq!(emu.token_requests(), 2, "the refresh was tried");
+        tokio::time::sleep_until(old.expires_at + Duration::from_millis(50)).await;
+        let err = source.get(deadline()).await.unwrap_err();
+        assert!(matches!(err, GraphError::Auth(_)), "{err:?}");
+        assert!(err.to_string().contains("AADSTS7000222"), "{err}");
+        emu.shutdown().await;
     }
 }

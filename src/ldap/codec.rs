@@ -12,6 +12,8 @@ use ldap3_proto::LdapCodec;
 use ldap3_proto::proto::LdapMsg;
 use tokio_util::codec::{Decoder, Encoder};
 
+use super::ber;
+
 /// What one framed PDU decoded to.
 #[derive(Debug)]
 pub enum Incoming {
@@ -55,39 +57,26 @@ impl SafeCodec {
     }
 }
 
-/// Reads a BER identifier and length (X.690 §8.1.2-8.1.3) and returns the header size
-/// and content length, or `None` when more bytes are needed.
+/// Reads the LDAPMessage header and returns the header size and content length, or
+/// `None` when more bytes are needed.
 fn ber_header(buf: &[u8]) -> Result<Option<(usize, usize)>, FramingError> {
-    if buf.len() < 2 {
+    let Some(&tag) = buf.first() else {
         return Ok(None);
-    }
+    };
     // LDAPMessage is a universal constructed SEQUENCE (0x30), single-byte tag.
-    if buf[0] != 0x30 {
+    if tag != 0x30 {
         return Err(FramingError::Malformed(format!(
-            "expected a SEQUENCE, found tag byte 0x{:02x}",
-            buf[0]
+            "expected a SEQUENCE, found tag byte 0x{tag:02x}"
         )));
     }
-    let first = buf[1];
-    if first & 0x80 == 0 {
-        return Ok(Some((2, first as usize)));
-    }
-    let n = (first & 0x7f) as usize;
-    if n == 0 {
-        return Err(FramingError::Malformed(
+    match ber::header(buf) {
+        ber::Header::Incomplete => Ok(None),
+        ber::Header::Indefinite => Err(FramingError::Malformed(
             "indefinite length is not allowed in LDAP (RFC 4511 §5.1)".into(),
-        ));
+        )),
+        ber::Header::TooLong(n) => Err(FramingError::Malformed(format!("{n}-byte length field"))),
+        ber::Header::Definite { header, content } => Ok(Some((header, content))),
     }
-    if n > 4 {
-        return Err(FramingError::Malformed(format!("{n}-byte length field")));
-    }
-    if buf.len() < 2 + n {
-        return Ok(None);
-    }
-    let len = buf[2..2 + n]
-        .iter()
-        .fold(0usize, |acc, b| (acc << 8) | *b as usize);
-    Ok(Some((2 + n, len)))
 }
 
 /// Re-reads octet strings that are not UTF-8 as Latin-1 (old phones send ISO-8859-1),

@@ -11,6 +11,7 @@ use ldap3_lber::universal::Types;
 use ldap3_proto::LdapResultCode;
 use ldap3_proto::control::LdapControl;
 
+use super::ber;
 use crate::error::LdapError;
 
 /// Simple paged results, request and response (RFC 2696 §2).
@@ -636,24 +637,17 @@ fn decode_sequence(value: &[u8]) -> Option<Vec<StructureTag>> {
 /// in it is complete with definite lengths (RFC 4511 §5.1 forbids the indefinite form).
 fn element_length(bytes: &[u8], depth_left: usize) -> Option<usize> {
     let depth_left = depth_left.checked_sub(1)?;
-    let (&identifier, after_identifier) = bytes.split_first()?;
+    let &identifier = bytes.first()?;
     // High tag numbers (low bits 11111) appear in no LDAP control value.
     if identifier & 0x1f == 0x1f {
         return None;
     }
-    let (&first_length_byte, after_length_byte) = after_identifier.split_first()?;
-    let (content_length, header_length) = if first_length_byte < 0x80 {
-        (usize::from(first_length_byte), 2)
-    } else {
-        let length_bytes = usize::from(first_length_byte & 0x7f);
-        if length_bytes == 0 || length_bytes > 4 {
-            return None;
-        }
-        let length = after_length_byte
-            .get(..length_bytes)?
-            .iter()
-            .fold(0usize, |length, byte| (length << 8) | usize::from(*byte));
-        (length, 2 + length_bytes)
+    let ber::Header::Definite {
+        header: header_length,
+        content: content_length,
+    } = ber::header(bytes)
+    else {
+        return None;
     };
     let total = header_length.checked_add(content_length)?;
     let content = bytes.get(header_length..total)?;

@@ -4,8 +4,11 @@
 use crate::directory::entry::Entry;
 
 use super::controls;
-use super::server::Gateway;
-use super::session::{OID_STARTTLS, OID_WHOAMI};
+use super::gateway::Gateway;
+
+/// StartTLS (RFC 4511 §4.14) and WhoAmI (RFC 4532), the extended operations offered.
+pub const OID_STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
+pub const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
 
 /// The root DSE entry as this gateway serves it: the tree's, with the controls and
 /// extended operations this edge implements.

@@ -7,43 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use super::accounts::BindAccount;
-use super::session;
-use crate::search::Directory;
-
-/// Limits and policies of the LDAP edge.
-#[derive(Debug, Clone)]
-pub struct EdgeLimits {
-    pub max_connections: usize,
-    pub max_message_bytes: usize,
-    /// BER nesting accepted by the decoder; deeper PDUs are answered protocolError.
-    pub max_ber_depth: usize,
-    pub max_filter_depth: usize,
-    pub idle_timeout_secs: u64,
-    pub size_limit: u32,
-    pub time_limit_secs: u64,
-    pub allow_anonymous: bool,
-    pub require_tls_for_bind: bool,
-    pub max_paged_searches: usize,
-}
-
-/// Everything a session needs, shared by all connections.
-pub struct Gateway {
-    pub directory: Directory,
-    pub limits: EdgeLimits,
-    pub accounts: Vec<BindAccount>,
-    /// The current TLS acceptor, swapped on reload; `None` without `[tls]`.
-    pub tls: Option<ArcSwap<TlsAcceptor>>,
-}
+use super::gateway::Gateway;
+use super::{session, tls};
 
 /// A running set of listeners.
 pub struct RunningServer {
@@ -159,16 +131,9 @@ async fn accept_loop(
                 let Some(acceptor) = gw.tls.as_ref().map(|t| t.load_full()) else {
                     return;
                 };
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => Either::Right(tls),
-                    Ok(Err(e)) => {
-                        info!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        info!(%peer, "TLS handshake timed out");
-                        return;
-                    }
+                match tls::handshake(&acceptor, stream, gw.limits.tls_handshake_timeout).await {
+                    Some(tls) => Either::Right(tls),
+                    None => return,
                 }
             } else {
                 Either::Left(stream)

@@ -1,6 +1,7 @@
-//! One client connection: reads PDUs, keeps the bind state, runs searches as tasks that
-//! can be abandoned, writes their responses, upgrades to TLS on StartTLS, and ends on
-//! unbind, idle timeout, framing errors or shutdown. Every request gets an answer.
+//! One client connection: reads PDUs, keeps the bind state and the paged-results store,
+//! runs searches and compares as tasks that can be abandoned, writes every response,
+//! upgrades to TLS on StartTLS, and ends on unbind, idle timeout, framing errors or
+//! shutdown. Every request gets an answer; no answer is ever dropped for lack of room.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,8 +11,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use ldap3_proto::LdapResultCode;
 use ldap3_proto::proto::{
-    LdapBindCred, LdapBindResponse, LdapExtendedRequest, LdapExtendedResponse, LdapFilter, LdapMsg,
-    LdapOp, LdapResult, LdapSearchRequest,
+    LdapBindCred, LdapBindResponse, LdapCompareRequest, LdapExtendedRequest, LdapExtendedResponse,
+    LdapFilter, LdapMsg, LdapOp, LdapResult, LdapSearchRequest,
 };
 use ldap3_proto::simple::DisconnectionNotice;
 use tokio::net::TcpStream;
@@ -20,41 +21,25 @@ use tokio::time::Instant;
 use tokio_util::codec::Framed;
 use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, Span, debug, info, info_span, warn};
 
-use super::accounts;
 use super::codec::{Incoming, SafeCodec};
-use super::search_op::{self, PagedState};
-use super::server::Gateway;
-use crate::directory::filter::filter_depth;
+use super::gateway::{Gateway, Identity};
+use super::outbox::Out;
+use super::paged::{self, PagedStore};
+use super::reply::{ldap_result as result, request_tag, response_to};
+use super::rootdse::{OID_STARTTLS, OID_WHOAMI};
+use super::{accounts, compare_op, search_op, tls};
+use crate::directory::filter::{filter_depth, filter_to_string};
 
 /// The transport: plain TCP, or TLS (LDAPS or after StartTLS).
 pub type Transport = Either<TcpStream, tokio_rustls::server::TlsStream<TcpStream>>;
 
-/// StartTLS (RFC 4511 §4.14) and WhoAmI (RFC 4532) OIDs.
-pub const OID_STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
-pub const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
+/// Password Modify (RFC 3062), refused: passwords live in Entra ID.
 const OID_PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
 
 /// How long a write may wait for a client that does not read before it is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Who the client is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Identity {
-    Anonymous,
-    Account { dn: String },
-}
-
-/// What a running operation sends back to the connection task.
-pub enum Out {
-    /// A PDU to write.
-    Msg(LdapMsg),
-    /// The operation `msgid` has finished (its final PDU was sent before).
-    Done(i32),
-    /// Paged-results state to keep for the next page request.
-    Paged(Vec<u8>, Box<PagedState>),
-}
 
 struct Conn {
     gw: Arc<Gateway>,
@@ -62,17 +47,8 @@ struct Conn {
     identity: Identity,
     tls: bool,
     ops: HashMap<i32, CancellationToken>,
-    paged: HashMap<Vec<u8>, Box<PagedState>>,
+    paged: PagedStore,
     tx: mpsc::Sender<Out>,
-}
-
-fn result(code: LdapResultCode, message: impl Into<String>) -> LdapResult {
-    LdapResult {
-        code,
-        matcheddn: String::new(),
-        message: message.into(),
-        referral: Vec::new(),
-    }
 }
 
 /// Serves one connection until it ends.
@@ -88,13 +64,14 @@ pub async fn serve(
         debug!("connected");
         let tls = matches!(stream, Either::Right(_));
         let (tx, rx) = mpsc::channel(64);
+        let paged = PagedStore::new(gw.limits.max_paged_searches, gw.limits.paged_ttl);
         let conn = Conn {
             gw,
             peer,
             identity: Identity::Anonymous,
             tls,
             ops: HashMap::new(),
-            paged: HashMap::new(),
+            paged,
             tx,
         };
         run(conn, stream, rx, shutdown).await;
@@ -127,26 +104,23 @@ async fn run(
                 let mut next = Some(out);
                 let mut failed = false;
                 while let Some(out) = next.take() {
-                    match out {
-                        Out::Msg(m) => {
-                            let fed = tokio::time::timeout(WRITE_TIMEOUT, framed.feed(m)).await;
-                            if !matches!(fed, Ok(Ok(()))) {
-                                failed = true;
-                                break;
-                            }
-                        }
-                        Out::Done(id) => {
+                    let msg = match out {
+                        Out::Msg(m) => Some(m),
+                        Out::Finished(id, last) => {
                             conn.ops.remove(&id);
                             idle_deadline = Instant::now() + idle;
+                            last
                         }
                         Out::Paged(cookie, state) => {
-                            if conn.paged.len() >= limits.max_paged_searches
-                                && let Some(k) = conn.paged.keys().next().cloned()
-                            {
-                                // Bounded state: one kept search is forgotten.
-                                conn.paged.remove(&k);
-                            }
-                            conn.paged.insert(cookie, state);
+                            conn.paged.keep(cookie, *state, std::time::Instant::now());
+                            None
+                        }
+                    };
+                    if let Some(m) = msg {
+                        let fed = tokio::time::timeout(WRITE_TIMEOUT, framed.feed(m)).await;
+                        if !matches!(fed, Ok(Ok(()))) {
+                            failed = true;
+                            break;
                         }
                     }
                     next = rx.try_recv().ok();
@@ -205,7 +179,7 @@ async fn run(
                         debug!(msgid, ?op_tag, %reason, "undecodable request");
                         match bad_request_response(msgid, op_tag, &reason) {
                             Some(resp) => {
-                                if framed.send(resp).await.is_err() {
+                                if !write(&mut framed, resp).await {
                                     break;
                                 }
                                 continue;
@@ -225,7 +199,7 @@ async fn run(
                 };
                 match handle(&mut conn, msg.0, msg.1).await {
                     Action::Reply(r) => {
-                        if framed.send(*r).await.is_err() {
+                        if !write(&mut framed, *r).await {
                             break;
                         }
                     }
@@ -259,25 +233,17 @@ fn bad_request_response(msgid: i32, op_tag: Option<u64>, reason: &str) -> Option
         LdapResultCode::ProtocolError,
         format!("cannot decode the request: {reason}"),
     );
-    let op = match op_tag? {
-        0 => LdapOp::BindResponse(LdapBindResponse {
-            res,
-            saslcreds: None,
-        }),
-        3 => LdapOp::SearchResultDone(res),
-        6 => LdapOp::ModifyResponse(res),
-        8 => LdapOp::AddResponse(res),
-        10 => LdapOp::DelResponse(res),
-        12 => LdapOp::ModifyDNResponse(res),
-        14 => LdapOp::CompareResult(res),
-        23 => LdapOp::ExtendedResponse(LdapExtendedResponse {
-            res,
-            name: None,
-            value: None,
-        }),
-        _ => return None,
-    };
+    let op = response_to(op_tag?, res)?;
     Some(LdapMsg::new(msgid, op))
+}
+
+/// Writes one reply from the connection task itself; false when the client is gone or
+/// stopped reading.
+async fn write(framed: &mut Framed<Transport, SafeCodec>, msg: LdapMsg) -> bool {
+    matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, framed.send(msg)).await,
+        Ok(Ok(()))
+    )
 }
 
 enum Action {
@@ -301,22 +267,15 @@ async fn handle(conn: &mut Conn, msg: LdapMsg, critical: Vec<String>) -> Action 
         && let Err(e) = super::controls::check_non_search_controls(&msg.ctrl, &critical)
     {
         let res = result(e.result_code(), e.to_string());
-        let op = match msg.op {
-            LdapOp::BindRequest(_) => LdapOp::BindResponse(LdapBindResponse {
-                res,
-                saslcreds: None,
-            }),
-            LdapOp::CompareRequest(_) => LdapOp::CompareResult(res),
-            LdapOp::AddRequest(_) => LdapOp::AddResponse(res),
-            LdapOp::ModifyRequest(_) => LdapOp::ModifyResponse(res),
-            LdapOp::DelRequest(_) => LdapOp::DelResponse(res),
-            LdapOp::ModifyDNRequest(_) => LdapOp::ModifyDNResponse(res),
-            _ => LdapOp::ExtendedResponse(LdapExtendedResponse {
+        // Every operation with a response has a request tag; extended is the fallback.
+        let tag = request_tag(&msg.op).unwrap_or(23);
+        let op = response_to(tag, res.clone()).unwrap_or(LdapOp::ExtendedResponse(
+            LdapExtendedResponse {
                 res,
                 name: None,
                 value: None,
-            }),
-        };
+            },
+        ));
         return reply(LdapMsg::new(id, op));
     }
     match msg.op {
@@ -335,10 +294,10 @@ async fn handle(conn: &mut Conn, msg: LdapMsg, critical: Vec<String>) -> Action 
             ))
         }
         LdapOp::UnbindRequest => Action::Close,
-        LdapOp::SearchRequest(req) => {
-            start_search(conn, id, req, msg.ctrl, critical);
-            Action::None
-        }
+        LdapOp::SearchRequest(req) => match start_search(conn, id, req, msg.ctrl, critical) {
+            Some(refusal) => reply(refusal),
+            None => Action::None,
+        },
         LdapOp::AbandonRequest(target) => {
             if let Some(t) = conn.ops.remove(&target) {
                 t.cancel();
@@ -346,10 +305,10 @@ async fn handle(conn: &mut Conn, msg: LdapMsg, critical: Vec<String>) -> Action 
             Action::None
         }
         LdapOp::ExtendedRequest(req) => extended(conn, id, req),
-        LdapOp::CompareRequest(req) => {
-            let res = search_op::compare(&conn.gw, &conn.identity, &req).await;
-            reply(LdapMsg::new(id, LdapOp::CompareResult(res)))
-        }
+        LdapOp::CompareRequest(req) => match start_compare(conn, id, req) {
+            Some(refusal) => reply(refusal),
+            None => Action::None,
+        },
         LdapOp::AddRequest(_) => reply(LdapMsg::new(id, LdapOp::AddResponse(read_only()))),
         LdapOp::ModifyRequest(_) => reply(LdapMsg::new(id, LdapOp::ModifyResponse(read_only()))),
         LdapOp::DelRequest(_) => reply(LdapMsg::new(id, LdapOp::DelResponse(read_only()))),
@@ -517,79 +476,111 @@ async fn start_tls(
     let Either::Left(tcp) = parts.io else {
         return None;
     };
-    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-        Ok(Ok(tls)) => Some(Framed::new(
-            Either::Right(tls),
-            SafeCodec::new(limits.max_message_bytes, limits.max_ber_depth),
-        )),
-        Ok(Err(e)) => {
-            info!(error = %e, "StartTLS handshake failed");
-            None
-        }
-        Err(_) => {
-            info!("StartTLS handshake timed out");
-            None
-        }
-    }
+    let tls = tls::handshake(&acceptor, tcp, limits.tls_handshake_timeout).await?;
+    Some(Framed::new(
+        Either::Right(tls),
+        SafeCodec::new(limits.max_message_bytes, limits.max_ber_depth),
+    ))
 }
 
+/// Starts a search off the connection task; a refusal is returned for the connection
+/// task to write itself, so it cannot be lost behind a streaming search.
 fn start_search(
     conn: &mut Conn,
     id: i32,
     req: LdapSearchRequest,
     ctrls: Vec<ldap3_proto::control::LdapControl>,
     critical: Vec<String>,
-) {
+) -> Option<LdapMsg> {
     let done = |code, msg: String| LdapMsg::new(id, LdapOp::SearchResultDone(result(code, msg)));
     let depth = filter_depth(&req.filter);
     if depth > conn.gw.limits.max_filter_depth {
-        let _ = conn.tx.try_send(Out::Msg(done(
+        return Some(done(
             LdapResultCode::UnwillingToPerform,
             format!(
                 "the filter is nested {depth} levels deep; the limit is {} (max_filter_depth)",
                 conn.gw.limits.max_filter_depth
             ),
-        )));
-        return;
+        ));
     }
-    if conn.ops.len() >= 32 {
-        let _ = conn.tx.try_send(Out::Msg(done(
-            LdapResultCode::Busy,
-            "too many operations outstanding on this connection".into(),
-        )));
-        return;
+    if let Some(busy) = over_operation_cap(conn, id, 3) {
+        return Some(busy);
     }
-    let token = CancellationToken::new();
-    conn.ops.insert(id, token.clone());
     let gw = conn.gw.clone();
     let identity = conn.identity.clone();
     let tx = conn.tx.clone();
-    let paged_state = search_op::take_paged_state(&mut conn.paged, &ctrls);
+    let resume = conn.paged.take(
+        paged::request_cookie(&ctrls),
+        &paged::fingerprint(&req),
+        std::time::Instant::now(),
+    );
     let span =
         info_span!("search", msgid = id, base = %req.base, filter = %short_filter(&req.filter));
+    spawn_operation(conn, id, span, async move {
+        search_op::run(&gw, &identity, id, &req, (&ctrls, &critical), resume, &tx).await
+    });
+    None
+}
+
+/// Starts a compare off the connection task, so a Graph round trip stalls neither
+/// abandon nor the connection's other operations.
+fn start_compare(conn: &mut Conn, id: i32, req: LdapCompareRequest) -> Option<LdapMsg> {
+    if let Some(busy) = over_operation_cap(conn, id, 14) {
+        return Some(busy);
+    }
+    let gw = conn.gw.clone();
+    let identity = conn.identity.clone();
+    let span = info_span!("compare", msgid = id, dn = %req.dn, attribute = %req.atype);
+    spawn_operation(conn, id, span, async move {
+        let res = compare_op::compare(&gw, &identity, &req).await;
+        Some(LdapMsg::new(id, LdapOp::CompareResult(res)))
+    });
+    None
+}
+
+/// busy (51) on the request's own response when the connection already runs
+/// `max_operations_per_connection` operations.
+fn over_operation_cap(conn: &Conn, id: i32, request_tag: u64) -> Option<LdapMsg> {
+    let cap = conn.gw.limits.max_operations_per_connection;
+    if conn.ops.len() < cap {
+        return None;
+    }
+    let res = result(
+        LdapResultCode::Busy,
+        format!("too many operations outstanding on this connection (limit {cap})"),
+    );
+    response_to(request_tag, res).map(|op| LdapMsg::new(id, op))
+}
+
+/// Runs `work` as an operation of the connection: abandonable by its message id, counted
+/// until it ends. Its final PDU travels with the end, so the connection forgets the
+/// operation exactly when the client sees it finish (StartTLS checks that none is running).
+fn spawn_operation(
+    conn: &mut Conn,
+    id: i32,
+    span: Span,
+    work: impl std::future::Future<Output = Option<LdapMsg>> + Send + 'static,
+) {
+    let token = CancellationToken::new();
+    conn.ops.insert(id, token.clone());
+    let tx = conn.tx.clone();
     tokio::spawn(
         async move {
-            let work = search_op::run(
-                &gw,
-                &identity,
-                id,
-                &req,
-                (&ctrls, &critical),
-                paged_state,
-                &tx,
-            );
-            tokio::select! {
-                _ = token.cancelled() => debug!("abandoned"),
-                _ = work => {}
-            }
-            let _ = tx.send(Out::Done(id)).await;
+            let last = tokio::select! {
+                _ = token.cancelled() => {
+                    debug!("abandoned");
+                    None
+                }
+                last = work => last,
+            };
+            let _ = tx.send(Out::Finished(id, last)).await;
         }
         .instrument(span),
     );
 }
 
 fn short_filter(f: &LdapFilter) -> String {
-    let s = crate::directory::filter::filter_to_string(f);
+    let s = filter_to_string(f);
     if s.len() > 200 {
         format!("{}…", s.chars().take(200).collect::<String>())
     } else {

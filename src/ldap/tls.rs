@@ -4,12 +4,16 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::ServerConfig;
 use rustls::crypto::ring;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tracing::info;
 
 /// The lowest TLS version offered (`tls.min_version`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,6 +73,27 @@ pub fn load_acceptor(
         .with_single_cert(certs, key)
         .map_err(|e| format!("tls: certificate and key do not fit together: {e}"))?;
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The server side of a TLS handshake (LDAPS, or StartTLS after its response), bounded by
+/// `timeout`; `None` (logged) when it fails or takes too long.
+pub async fn handshake(
+    acceptor: &TlsAcceptor,
+    tcp: TcpStream,
+    timeout: Duration,
+) -> Option<TlsStream<TcpStream>> {
+    let peer = tcp.peer_addr().ok();
+    match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => Some(tls),
+        Ok(Err(e)) => {
+            info!(?peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            info!(?peer, ?timeout, "TLS handshake timed out");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

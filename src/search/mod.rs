@@ -16,6 +16,7 @@ use ldap3_proto::LdapResultCode;
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use tokio::time::Instant;
 
+use self::order::OrderKey;
 use crate::directory::Collection;
 use crate::directory::entry::Entry;
 use crate::directory::filter::{MatchContext, Tri, evaluate};
@@ -100,10 +101,12 @@ pub struct SearchParams<'a> {
     pub filter: &'a LdapFilter,
     /// When the operation must end (time limit).
     pub deadline: Instant,
+    /// The sort control's keys (RFC 2891); `None` orders by CONTRACT §8's default.
+    pub order: Option<&'a [OrderKey]>,
 }
 
-/// Entries of a search, in the order of CONTRACT §8, plus a result to report after them
-/// when the search could not complete (time limit).
+/// Entries of a search, in the order asked for (`SearchParams::order`, else CONTRACT §8),
+/// plus a result to report after them when the search could not complete (time limit).
 pub struct SearchOutput {
     pub entries: Vec<Entry>,
     pub incomplete: Option<LdapError>,
@@ -363,7 +366,7 @@ impl Directory {
         Ok(Coverage { fixed, collections })
     }
 
-    /// Runs a search: the matching entries in CONTRACT §8 order.
+    /// Runs a search: the matching entries in the order asked for (else CONTRACT §8's).
     pub async fn search(&self, p: &SearchParams<'_>) -> Result<SearchOutput, LdapError> {
         let Coverage { fixed, collections } = self.coverage(p.base, p.scope.clone())?;
         let leaf_scope = matches!(
@@ -392,17 +395,27 @@ impl Directory {
             let mut found_base = false;
             for q in &plan.queries {
                 let limit = if plan.unbounded && c == Collection::Contacts {
-                    self.settings.contact_scan_limit
+                    ScanBound {
+                        objects: self.settings.contact_scan_limit,
+                        key: "contact_scan_limit",
+                    }
                 } else {
-                    self.settings.max_scan
+                    ScanBound {
+                        objects: self.settings.max_scan,
+                        key: "max_scan",
+                    }
                 };
+                let mut timed_out = false;
                 let objects = match self.fetch(q, limit, p.deadline).await {
                     Ok(o) => o,
-                    Err(e) if e.code == LdapResultCode::TimeLimitExceeded => {
-                        incomplete = Some(e);
-                        break;
+                    // CONTRACT §6: timeLimitExceeded after the entries already found, so
+                    // the pages read before the time limit passed are still answered.
+                    Err(f) if f.error.code == LdapResultCode::TimeLimitExceeded => {
+                        incomplete = Some(f.error);
+                        timed_out = true;
+                        f.partial
                     }
-                    Err(e) => return Err(e),
+                    Err(f) => return Err(f.error),
                 };
                 for obj in objects.iter() {
                     let id = obj.get("id").and_then(|v| v.as_str()).unwrap_or_default();
@@ -425,10 +438,17 @@ impl Directory {
                         entries.push(entry);
                     }
                 }
+                if timed_out {
+                    break;
+                }
             }
             if base_object && !found_base && incomplete.is_none() {
                 return Err(no_such_object(p.base));
             }
+        }
+        match p.order {
+            Some(keys) => order::sort_entries(&mut entries, keys),
+            None => order::sort_entries(&mut entries, &[order::default_key(p.filter)]),
         }
         Ok(SearchOutput {
             entries,
@@ -440,9 +460,9 @@ impl Directory {
     async fn fetch(
         &self,
         q: &GraphQuery,
-        limit: u32,
+        limit: ScanBound,
         deadline: Instant,
-    ) -> Result<Fetched, LdapError> {
+    ) -> Result<Fetched, FetchFailure> {
         if !self.settings.coalesce {
             return fetch_all(&self.graph, q, limit, deadline)
                 .await
@@ -459,31 +479,59 @@ impl Directory {
         result.map_err(|e| self.fetch_error(q, e.as_ref()))
     }
 
-    fn fetch_error(&self, q: &GraphQuery, e: &FetchError) -> LdapError {
-        match e {
-            FetchError::Graph(g) => graph_error::ldap_error(g),
-            FetchError::ScanLimit(n) => LdapError::new(
+    fn fetch_error(&self, q: &GraphQuery, e: &FetchError) -> FetchFailure {
+        let partial = match e {
+            FetchError::TimedOut { partial, .. } => partial.clone(),
+            _ => Arc::default(),
+        };
+        let error = match e {
+            FetchError::Graph(g) | FetchError::TimedOut { error: g, .. } => {
+                graph_error::ldap_error(g)
+            }
+            FetchError::ScanLimit(bound) => LdapError::new(
                 LdapResultCode::AdminLimitExceeded,
                 format!(
-                    "the search would read more than {n} Graph objects ({}); narrow the filter \
-                     (for example a name prefix) or raise [search] max_scan",
-                    q.display_decoded()
+                    "the search would read more than {} Graph objects ({}); narrow the filter \
+                     (for example a name prefix) or raise [search] {}",
+                    bound.objects,
+                    q.display_decoded(),
+                    bound.key
                 ),
             ),
-        }
+        };
+        FetchFailure { error, partial }
     }
+}
+
+/// Why a query's objects could not all be fetched, with the objects of the pages read
+/// before the time limit passed (empty for every other failure).
+struct FetchFailure {
+    error: LdapError,
+    partial: Fetched,
+}
+
+/// How many Graph objects one query may read, and the setting that says so.
+#[derive(Debug, Clone, Copy)]
+struct ScanBound {
+    objects: u32,
+    key: &'static str,
 }
 
 #[derive(Debug)]
 enum FetchError {
     Graph(GraphError),
-    ScanLimit(u32),
+    ScanLimit(ScanBound),
+    /// The time limit passed after some pages were read; `partial` holds their objects.
+    TimedOut {
+        error: GraphError,
+        partial: Fetched,
+    },
 }
 
 async fn fetch_all(
     graph: &GraphClient,
     q: &GraphQuery,
-    limit: u32,
+    limit: ScanBound,
     deadline: Instant,
 ) -> Result<Fetched, FetchError> {
     let q = GraphRequest::from(q);
@@ -493,16 +541,22 @@ async fn fetch_all(
         .map_err(FetchError::Graph)?;
     let mut out = std::mem::take(&mut page.items);
     while let Some(next) = page.next_link.take() {
-        if out.len() >= limit as usize {
+        if out.len() >= limit.objects as usize {
             return Err(FetchError::ScanLimit(limit));
         }
-        page = graph
-            .next_page(&next, &q, deadline)
-            .await
-            .map_err(FetchError::Graph)?;
+        page = match graph.next_page(&next, &q, deadline).await {
+            Ok(page) => page,
+            Err(error @ GraphError::Timeout(_)) => {
+                return Err(FetchError::TimedOut {
+                    error,
+                    partial: Arc::new(out),
+                });
+            }
+            Err(e) => return Err(FetchError::Graph(e)),
+        };
         out.append(&mut page.items);
     }
-    if out.len() > limit as usize {
+    if out.len() > limit.objects as usize {
         return Err(FetchError::ScanLimit(limit));
     }
     Ok(Arc::new(out))

@@ -801,63 +801,8 @@ pub fn guid(value: &str) -> Option<String> {
     ok.then(|| v.to_ascii_lowercase())
 }
 
-/// RFC 4515 text of a filter, for notes (values escaped: `*`, `(`, `)`, `\`, NUL).
+/// RFC 4515 text of a filter, for notes (values escaped: `*`, `(`, `)`, `\`, NUL): the
+/// directory model's printer, the one for the whole program.
 pub fn ldap_filter_text(f: &LdapFilter) -> String {
-    fn esc(v: &str) -> String {
-        let mut out = String::with_capacity(v.len());
-        for ch in v.chars() {
-            match ch {
-                '*' => out.push_str("\\2a"),
-                '(' => out.push_str("\\28"),
-                ')' => out.push_str("\\29"),
-                '\\' => out.push_str("\\5c"),
-                '\0' => out.push_str("\\00"),
-                other => out.push(other),
-            }
-        }
-        out
-    }
-    match f {
-        LdapFilter::And(v) => format!("(&{})", v.iter().map(ldap_filter_text).collect::<String>()),
-        LdapFilter::Or(v) => format!("(|{})", v.iter().map(ldap_filter_text).collect::<String>()),
-        LdapFilter::Not(x) => format!("(!{})", ldap_filter_text(x)),
-        LdapFilter::Equality(a, v) => format!("({a}={})", esc(v)),
-        LdapFilter::Substring(a, s) => {
-            let mut out = format!("({a}=");
-            if let Some(i) = &s.initial {
-                out.push_str(&esc(i));
-            }
-            out.push('*');
-            for x in &s.any {
-                out.push_str(&esc(x));
-                out.push('*');
-            }
-            if let Some(fin) = &s.final_ {
-                out.push_str(&esc(fin));
-            }
-            out.push(')');
-            out
-        }
-        LdapFilter::GreaterOrEqual(a, v) => format!("({a}>={})", esc(v)),
-        LdapFilter::LessOrEqual(a, v) => format!("({a}<={})", esc(v)),
-        LdapFilter::Present(a) => format!("({a}=*)"),
-        LdapFilter::Approx(a, v) => format!("({a}~={})", esc(v)),
-        LdapFilter::Extensible(m) => {
-            let mut out = String::from("(");
-            if let Some(t) = &m.type_ {
-                out.push_str(t);
-            }
-            if m.dn_attributes {
-                out.push_str(":dn");
-            }
-            if let Some(r) = &m.matching_rule {
-                out.push(':');
-                out.push_str(r);
-            }
-            out.push_str(":=");
-            out.push_str(&esc(&m.match_value));
-            out.push(')');
-            out
-        }
-    }
+    crate::directory::filter::filter_to_string(f)
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use graph_emulator::{EmulatorHandle, Tenant};
 use ldap_graph_gateway::app;
 use ldap_graph_gateway::config::Config;
-use ldap_graph_gateway::ldap::server::{Gateway, RunningServer};
+use ldap_graph_gateway::ldap::gateway::Gateway;
+use ldap_graph_gateway::ldap::server::RunningServer;
 
 pub const BASE: &str = "dc=example,dc=com";
 
@@ -180,3 +181,5 @@ fn decode_b64(s: &str) -> String {
     }
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+pub mod raw;

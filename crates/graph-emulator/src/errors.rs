@@ -77,6 +77,18 @@ impl GraphError {
         )
     }
 
+    /// 400 for a nextLink whose page token has expired. The code is the one Graph sends on
+    /// `/v1.0/users` nextLinks (learn.microsoft.com Q&A 2337800, "How to handle
+    /// Directory_ExpiredPageToken error in /v1.0/users"; msgraph-sdk-java issue 368); the
+    /// message is Graph's wording as recorded by cartography's Graph client tests.
+    pub fn expired_page_token() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Directory_ExpiredPageToken",
+            "The specified page token value has expired and can no longer be included in your request.",
+        )
+    }
+
     /// The JSON envelope `{"error":{"code","message","innerError":{…}}}` (GRAPH.md §6).
     pub fn body(&self, date: &str, request_id: &str, client_request_id: &str) -> Value {
         json!({
@@ -133,6 +145,21 @@ impl TokenError {
             aadsts,
             description: description.into(),
         }
+    }
+
+    /// The client secret has expired (GRAPH.md §7: AADSTS7000222, `invalid_client`; the
+    /// status of invalid_client is 401 here, as for AADSTS7000215 [?]).
+    pub fn expired_secret(client_id: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000222,
+            format!(
+                "The provided client secret keys for app '{client_id}' are expired. Visit the Azure \
+                 portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider \
+                 using certificate credentials for added security: https://aka.ms/certCreds."
+            ),
+        )
     }
 
     pub fn body(&self, timestamp: &str, trace_id: &str, correlation_id: &str) -> Value {

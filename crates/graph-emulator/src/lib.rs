@@ -15,5 +15,5 @@ pub mod search;
 pub mod server;
 pub mod tenant;
 
-pub use server::{EmulatorHandle, Fault, start};
+pub use server::{EmulatorHandle, Fault, PageFault, start};
 pub use tenant::{SAMPLE_CLIENT_ID, SAMPLE_CLIENT_SECRET, SAMPLE_TENANT_ID, Tenant};

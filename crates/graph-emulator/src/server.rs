@@ -35,7 +35,8 @@ const GRAPH_HOST_FOR_LENGTH: &str = "https://graph.microsoft.com";
 const SKIPTOKEN_PREFIX: &str = "RFNwdAoAAQAAAA";
 
 /// A failure the emulator injects into data requests (the token endpoint only honours
-/// `Unavailable`).
+/// `Unavailable`). Set for every request with `set_fault`, or for one page of every paged
+/// answer with `set_page_fault`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     None,
@@ -53,6 +54,18 @@ pub enum Fault {
     Slow {
         millis: u64,
     },
+    /// A request carrying a `$skiptoken` gets 400 `Directory_ExpiredPageToken`, as Graph
+    /// answers a nextLink whose page token has expired (see `GraphError::expired_page_token`).
+    /// Requests without a skiptoken (first pages, single objects) are served normally.
+    ExpiredSkiptoken,
+}
+
+/// The fault of one page of every paged collection answer: page 1 is the request without
+/// `$skiptoken`, page N the one whose skiptoken starts at object `(N-1) × $top`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageFault {
+    pub page: usize,
+    pub fault: Fault,
 }
 
 struct Shared {
@@ -64,7 +77,11 @@ struct Shared {
     rejections: AtomicU64,
     log: Mutex<Vec<String>>,
     fault: Mutex<Fault>,
+    page_fault: Mutex<Option<PageFault>>,
     token_lifetime_secs: AtomicU64,
+    token_delay_millis: AtomicU64,
+    refuse_tokens: std::sync::atomic::AtomicBool,
+    token_requests: AtomicU64,
     tokens: Mutex<HashMap<String, Instant>>,
     serial: AtomicU64,
     shutdown: watch::Receiver<bool>,
@@ -114,6 +131,35 @@ impl EmulatorHandle {
 
     pub fn set_fault(&self, fault: Fault) {
         *lock(&self.shared.fault) = fault;
+    }
+
+    /// Injects `fault` into page `page` (1-based) of every paged `/users` or `/contacts`
+    /// answer from now on, in place of the `set_fault` fault for that page; `None` clears it.
+    /// Page 1 is the request without `$skiptoken`; later pages are counted from the
+    /// skiptoken's offset and the request's `$top` (default 100), so they are exact for
+    /// the nextLinks the emulator issues.
+    pub fn set_page_fault(&self, fault: Option<PageFault>) {
+        *lock(&self.shared.page_fault) = fault;
+    }
+
+    /// Token requests received (whatever their answer).
+    pub fn token_requests(&self) -> u64 {
+        self.shared.token_requests.load(Ordering::SeqCst)
+    }
+
+    /// The token endpoint waits this long before answering (a slow Entra).
+    pub fn set_token_delay(&self, delay: Duration) {
+        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared
+            .token_delay_millis
+            .store(millis, Ordering::SeqCst);
+    }
+
+    /// While `refuse` is true, the token endpoint refuses the client secret as expired
+    /// (401 `invalid_client`, AADSTS7000222, GRAPH.md §7). Tokens issued before stay valid
+    /// until their own expiry, as Entra's do: a secret expiring does not revoke them.
+    pub fn refuse_token_requests(&self, refuse: bool) {
+        self.shared.refuse_tokens.store(refuse, Ordering::SeqCst);
     }
 
     /// Lifetime of tokens issued from now on (default 3599 s, GRAPH.md §7).
@@ -190,7 +236,11 @@ pub async fn start(tenant: Tenant, addr: SocketAddr) -> std::io::Result<Emulator
         rejections: AtomicU64::new(0),
         log: Mutex::new(Vec::new()),
         fault: Mutex::new(Fault::None),
+        page_fault: Mutex::new(None),
         token_lifetime_secs: AtomicU64::new(DEFAULT_TOKEN_LIFETIME_SECS),
+        token_delay_millis: AtomicU64::new(0),
+        refuse_tokens: std::sync::atomic::AtomicBool::new(false),
+        token_requests: AtomicU64::new(0),
         tokens: Mutex::new(HashMap::new()),
         serial: AtomicU64::new(1),
         shutdown: stopped.clone(),
@@ -245,6 +295,19 @@ impl Shared {
 
     fn fault(&self) -> Fault {
         *lock(&self.fault)
+    }
+
+    /// The fault for this request: the page fault when the request is a collection page
+    /// of that number, else the fault set for every request.
+    fn fault_for(&self, raw_path: &str, params: &[QueryParam]) -> Fault {
+        let page_fault = *lock(&self.page_fault);
+        if let Some(page_fault) = page_fault
+            && matches!(route(raw_path), Ok(Target::List(_)))
+            && page_number(params) == Some(page_fault.page)
+        {
+            return page_fault.fault;
+        }
+        self.fault()
     }
 
     fn graph_error(&self, error: &GraphError, client_request_id: &str) -> Response {
@@ -357,6 +420,11 @@ async fn token_endpoint(
     headers: HeaderMap,
     body: String,
 ) -> Response {
+    shared.token_requests.fetch_add(1, Ordering::SeqCst);
+    let delay = shared.token_delay_millis.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     if shared.fault() == Fault::Unavailable {
         return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response();
     }
@@ -366,7 +434,14 @@ async fn token_endpoint(
         form.entry("client_id".into()).or_insert(id);
         form.entry("client_secret".into()).or_insert(secret);
     }
-    match issue_token(&shared, &tenant, &form) {
+    let issued = if shared.refuse_tokens.load(Ordering::SeqCst) {
+        Err(TokenError::expired_secret(
+            form.get("client_id").map_or("", String::as_str),
+        ))
+    } else {
+        issue_token(&shared, &tenant, &form)
+    };
+    match issued {
         Ok(token) => {
             let lifetime = shared.token_lifetime_secs.load(Ordering::SeqCst);
             lock(&shared.tokens).insert(
@@ -1027,8 +1102,22 @@ impl Shared {
         tracing::debug!(request = %line, "graph emulator request");
         lock(&self.log).push(line);
 
-        match self.fault() {
+        let fault = match &params {
+            Ok(params) => self.fault_for(raw_path, params),
+            Err(_) => self.fault(),
+        };
+        match fault {
             Fault::None => {}
+            Fault::ExpiredSkiptoken => {
+                let carries_skiptoken = params.as_ref().is_ok_and(|params| {
+                    params
+                        .iter()
+                        .any(|p| p.name.eq_ignore_ascii_case("$skiptoken"))
+                });
+                if carries_skiptoken {
+                    return self.graph_error(&GraphError::expired_page_token(), &client_request_id);
+                }
+            }
             Fault::Slow { millis } => {
                 tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
             }
@@ -1229,6 +1318,27 @@ fn make_skiptoken(offset: usize, fingerprint: u64) -> String {
         "{SKIPTOKEN_PREFIX}{fingerprint:016x}{:08x}",
         offset as u64 ^ 0x5A5A_5A5A
     )
+}
+
+/// The 1-based page a collection request asks for, from its skiptoken's offset and its
+/// `$top` (for page faults); `None` when the skiptoken is not one the emulator issued.
+fn page_number(params: &[QueryParam]) -> Option<usize> {
+    let find = |name: &str| {
+        params
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .map(|p| p.value.as_str())
+    };
+    let page_size = find("$top")
+        .and_then(|top| top.trim().parse::<usize>().ok())
+        .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+        .unwrap_or(DEFAULT_PAGE_SIZE);
+    let Some(token) = find("$skiptoken") else {
+        return Some(1);
+    };
+    let hex = token.strip_prefix(SKIPTOKEN_PREFIX)?;
+    let offset = u64::from_str_radix(hex.get(16..)?, 16).ok()? ^ 0x5A5A_5A5A;
+    Some(usize::try_from(offset).ok()? / page_size + 1)
 }
 
 fn parse_skiptoken(token: &str, fingerprint: u64) -> Result<usize, GraphError> {
@@ -2030,5 +2140,144 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), handle.shutdown())
             .await
             .unwrap();
+    }
+
+    /// Follows nextLinks from `first`, returning each page's status and, on failure, its body.
+    async fn walk_pages(handle: &EmulatorHandle, token: &str, first: &str) -> Vec<Reply> {
+        let mut target = first.to_string();
+        let mut replies = Vec::new();
+        loop {
+            let reply = get(handle, token, &target, false).await;
+            let next = (reply.status == 200)
+                .then(|| reply.json()["@odata.nextLink"].as_str().map(str::to_string))
+                .flatten();
+            replies.push(reply);
+            match next {
+                Some(link) => target = link.strip_prefix(&handle.base_url()).unwrap().to_string(),
+                None => return replies,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn page_faults_hit_only_their_page() {
+        let (handle, token) = emulator().await;
+        let first = "/v1.0/users?$select=displayName&$top=100";
+        let pages = Tenant::sample().users.len().div_ceil(100);
+        assert!(pages >= 4, "the sample tenant spans several pages of 100");
+
+        handle.set_page_fault(Some(PageFault {
+            page: 3,
+            fault: Fault::Unavailable,
+        }));
+        let replies = walk_pages(&handle, &token, first).await;
+        let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            vec![200, 200, 503],
+            "page 3 fails, pages 1-2 do not"
+        );
+        assert_eq!(replies[2].code(), "serviceNotAvailable");
+        // A single-object read is no page and is never hit.
+        let id = Tenant::sample().users[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let one = get(&handle, &token, &format!("/v1.0/users/{id}"), false).await;
+        assert_eq!(one.status, 200, "{}", one.body);
+
+        handle.set_page_fault(Some(PageFault {
+            page: 2,
+            fault: Fault::ExpiredSkiptoken,
+        }));
+        let replies = walk_pages(&handle, &token, first).await;
+        assert_eq!(replies.len(), 2);
+        assert_eq!(replies[1].status, 400);
+        assert_eq!(replies[1].code(), "Directory_ExpiredPageToken");
+        assert!(
+            replies[1]
+                .message()
+                .contains("page token value has expired")
+        );
+
+        handle.set_page_fault(Some(PageFault {
+            page: 2,
+            fault: Fault::Slow { millis: 600 },
+        }));
+        let started = Instant::now();
+        let replies = walk_pages(&handle, &token, first).await;
+        assert_eq!(replies.len(), pages);
+        assert!(replies.iter().all(|r| r.status == 200));
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(600),
+            "page 2 was not slowed: {took:?}"
+        );
+
+        handle.set_page_fault(None);
+        let replies = walk_pages(&handle, &token, first).await;
+        assert_eq!(replies.len(), pages);
+
+        // Expired skiptokens everywhere: first pages still work.
+        handle.set_fault(Fault::ExpiredSkiptoken);
+        let replies = walk_pages(&handle, &token, first).await;
+        let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![200, 400]);
+        handle.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn refused_token_endpoint_keeps_issued_tokens_valid() {
+        let (handle, token) = emulator().await;
+        assert_eq!(handle.token_requests(), 1);
+        handle.refuse_token_requests(true);
+        let scope = format!("{}/.default", handle.base_url());
+        let path = format!("/{}/oauth2/v2.0/token", crate::SAMPLE_TENANT_ID);
+        let form = token_form(crate::SAMPLE_CLIENT_SECRET, &scope);
+        let started = Instant::now();
+        handle.set_token_delay(Duration::from_millis(300));
+        let reply = http(
+            handle.addr,
+            "POST",
+            &path,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            &form,
+        )
+        .await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "not delayed"
+        );
+        assert_eq!(reply.status, 401, "{}", reply.body);
+        let body = reply.json();
+        assert_eq!(body["error"], "invalid_client");
+        assert_eq!(body["error_codes"][0], 7000222);
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .starts_with("AADSTS7000222: The provided client secret keys for app"),
+            "{body}"
+        );
+        assert_eq!(handle.token_requests(), 2);
+        // The token issued before the refusal still reads the directory.
+        assert_eq!(
+            get(&handle, &token, "/v1.0/users?$top=1", false)
+                .await
+                .status,
+            200
+        );
+        handle.refuse_token_requests(false);
+        handle.set_token_delay(Duration::ZERO);
+        let reply = http(
+            handle.addr,
+            "POST",
+            &path,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            &form,
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        handle.shutdown().await;
     }
 }
