@@ -36,6 +36,8 @@ pub fn build_directory(cfg: &Config) -> Result<Directory, String> {
         contact_scan_limit: cfg.search.contact_scan_limit,
         cache_ttl: Duration::from_secs(cfg.search.cache_ttl_secs),
         coalesce: cfg.search.coalesce,
+        phone_index: cfg.phone.index,
+        index_refresh: Duration::from_secs(cfg.phone.index_refresh_secs.max(1)),
     };
     Ok(Directory::new(
         cfg.ldap.tree.clone(),
@@ -87,6 +89,7 @@ pub fn build_gateway(cfg: &Config) -> Result<Gateway, String> {
 /// Starts the listeners of a configuration.
 pub async fn start(cfg: &Config) -> Result<(Arc<Gateway>, RunningServer), String> {
     let gw = Arc::new(build_gateway(cfg)?);
+    gw.directory.start_phone_index();
     let running = server::start(gw.clone(), &cfg.ldap.listen, &cfg.ldap.ldaps_listen)
         .await
         .map_err(|e| e.to_string())?;
@@ -134,6 +137,9 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Stands for the phone index's candidates in `explain`, which does not read Graph.
+const PLACEHOLDER_ID: &str = "00000000-0000-0000-0000-000000000000";
+
 /// `explain`: the Graph requests a search becomes, without contacting Graph.
 pub fn explain(
     cfg: &Config,
@@ -161,8 +167,24 @@ pub fn explain(
     }
     for (c, key) in collections {
         out.push_str(&format!("\n/{}:\n", c.graph_path()));
-        let plan = directory.plan(&f, c, key.as_deref());
-        out.push_str(&explain_plan(&plan));
+        // Offline the index is never loaded: this is the spelling-pushdown path.
+        let pushdown = directory.plan(&f, c, key.as_deref());
+        if cfg.phone.index && !pushdown.phone_index.is_empty() {
+            // CONTRACT §7: once loaded, phone items take their candidates from the index.
+            let indexed = directory.plan_with_index(&f, c, key.as_deref(), &|_, _| {
+                Some(Ok(vec![PLACEHOLDER_ID.to_string()]))
+            });
+            out.push_str(
+                "path once the phone index is loaded (each phone item becomes `id in (...)` of the \
+                 ids the index holds for it, shown here as one placeholder id):\n",
+            );
+            out.push_str(&explain_plan(&indexed));
+            out.push_str(
+                "\npath while the phone index loads (the first seconds after start, or after a \
+                 refused delta token):\n",
+            );
+        }
+        out.push_str(&explain_plan(&pushdown));
     }
     out.push_str(&format!(
         "\nlocal check: every entry returned by Graph is re-checked against {filter} \

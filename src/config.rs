@@ -1180,6 +1180,8 @@ client_secret = "s3cr3t-VALUE-never-shown"
             "contact_scan_limit",
             "default_region",
             "match",
+            "index",
+            "index_refresh_secs",
         ];
         for key in keys {
             assert!(

@@ -266,9 +266,12 @@ async fn contact_scan_limit_bounds_phone_searches_over_contacts_only() {
     let want = matching(&all_contacts, |p| eq(p, "telephoneNumber", &phone));
     assert!(!want.is_empty());
 
+    // The bounded contact scan is the path without the phone index (with it a phone
+    // search reads its candidates by id, tests/callerid.rs).
     let h = start_with(sample(), |cfg| {
         cfg.search.contact_scan_limit = 10;
         cfg.search.cache_ttl_secs = 0;
+        cfg.phone.index = false;
     })
     .await;
     let out = ldapsearch(&["-x", "-H", &h.url(), "-b", CONTACTS_OU, &filter, "cn"]).await;
@@ -292,6 +295,7 @@ async fn contact_scan_limit_bounds_phone_searches_over_contacts_only() {
     let h = start_with(sample(), |cfg| {
         cfg.search.contact_scan_limit = 1000;
         cfg.search.cache_ttl_secs = 0;
+        cfg.phone.index = false;
     })
     .await;
     let out = ldapsearch(&["-x", "-H", &h.url(), "-b", CONTACTS_OU, &filter, "cn"]).await;
@@ -342,9 +346,11 @@ async fn the_answer_cache_serves_a_repeat_within_the_ttl_and_asks_graph_after_it
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_token_refresh_does_not_stall_searches_holding_a_valid_token() {
     // A 20 s token is refreshed from 18 s on (a tenth of its lifetime early).
+    // The phone index would fetch the first token at start, before the lifetime is set.
     let h = start_with(sample(), |cfg| {
         cfg.search.cache_ttl_secs = 0;
         cfg.ldap.time_limit_secs = 10;
+        cfg.phone.index = false;
     })
     .await;
     h.emu.set_token_lifetime_secs(20);
@@ -397,7 +403,12 @@ async fn a_slow_token_refresh_does_not_stall_searches_holding_a_valid_token() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_token_endpoint_serves_on_the_cached_token_until_it_expires_then_52() {
     // An 8 s token is refreshed from 7.2 s on.
-    let h = start_with(sample(), |cfg| cfg.search.cache_ttl_secs = 0).await;
+    // The phone index would fetch the first token at start, before the lifetime is set.
+    let h = start_with(sample(), |cfg| {
+        cfg.search.cache_ttl_secs = 0;
+        cfg.phone.index = false;
+    })
+    .await;
     h.emu.set_token_lifetime_secs(8);
     let url = h.url();
     let bowen = matching(&users(&sample()), |p| eq(p, "sn", "Bowen"));

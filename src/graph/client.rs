@@ -40,6 +40,9 @@ pub struct GraphPage {
     pub items: Vec<serde_json::Value>,
     /// `@odata.nextLink`: the full URL of the next page, absent on the last page.
     pub next_link: Option<String>,
+    /// `@odata.deltaLink`: on the last page of a delta round, the URL that returns the
+    /// changes since (GRAPH.md §10a).
+    pub delta_link: Option<String>,
 }
 
 /// A cheaply clonable handle to the Graph client; clones share the token cache, the
@@ -160,20 +163,53 @@ impl GraphClient {
         q: &GraphRequest,
         deadline: Instant,
     ) -> Result<GraphPage, GraphError> {
-        let link = Url::parse(next_link)
-            .map_err(|e| GraphError::Garbage(format!("@odata.nextLink is not a URL ({e})")))?;
-        if link.origin() != self.inner.graph_base.origin() {
+        let shown = self.checked_link(next_link, "@odata.nextLink")?;
+        self.get_page(next_link, &q.headers, &shown, deadline).await
+    }
+
+    /// The first page of a request the caller built (`/v1.0/...`, encoded), without
+    /// extra headers: for requests that are not collection queries, such as the delta
+    /// rounds of GRAPH.md §10a.
+    pub async fn get_path(
+        &self,
+        path_and_query: &str,
+        deadline: Instant,
+    ) -> Result<GraphPage, GraphError> {
+        let url = format!("{}{path_and_query}", self.inner.graph_prefix);
+        let shown = format!(
+            "GET {}",
+            percent_encoding::percent_decode_str(path_and_query).decode_utf8_lossy()
+        );
+        self.get_page(&url, &[], &shown, deadline).await
+    }
+
+    /// The page at a link Graph returned (`@odata.nextLink` or `@odata.deltaLink` of an
+    /// earlier `get_path` page), checked like `next_page`'s.
+    pub async fn follow_link(
+        &self,
+        link: &str,
+        deadline: Instant,
+    ) -> Result<GraphPage, GraphError> {
+        let shown = self.checked_link(link, "a link from Graph")?;
+        self.get_page(link, &[], &shown, deadline).await
+    }
+
+    /// The decoded request line of `link`, or an error when it is not a URL of the
+    /// configured Graph origin.
+    fn checked_link(&self, link: &str, what: &str) -> Result<String, GraphError> {
+        let url = Url::parse(link)
+            .map_err(|e| GraphError::Garbage(format!("{what} is not a URL ({e})")))?;
+        if url.origin() != self.inner.graph_base.origin() {
             return Err(GraphError::Garbage(format!(
-                "@odata.nextLink points at {}, not at the configured Graph {}",
-                link.origin().ascii_serialization(),
+                "{what} points at {}, not at the configured Graph {}",
+                url.origin().ascii_serialization(),
                 self.inner.graph_base.origin().ascii_serialization()
             )));
         }
-        let shown = format!(
+        Ok(format!(
             "GET {}",
-            percent_encoding::percent_decode_str(next_link).decode_utf8_lossy()
-        );
-        self.get_page(next_link, &q.headers, &shown, deadline).await
+            percent_encoding::percent_decode_str(link).decode_utf8_lossy()
+        ))
     }
 
     /// Fetches a token and asks Graph for one user id: a human report on success, the
@@ -196,6 +232,11 @@ impl GraphClient {
             started.elapsed().as_millis(),
             page.items.len()
         ))
+    }
+
+    /// The configured per-request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
     }
 
     /// Data requests sent to Graph so far, retries included (token requests excluded).
@@ -433,16 +474,20 @@ fn parse_page(
             )));
         }
     };
-    let next_link = match json.get("@odata.nextLink") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(link)) => Some(link.clone()),
-        Some(_) => {
-            return Err(GraphError::Garbage(format!(
-                "{shown} answered with an @odata.nextLink that is not a string"
-            )));
-        }
+    let link = |name: &str| match json.get(name) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(link)) => Ok(Some(link.clone())),
+        Some(_) => Err(GraphError::Garbage(format!(
+            "{shown} answered with an {name} that is not a string"
+        ))),
     };
-    Ok(GraphPage { items, next_link })
+    let next_link = link("@odata.nextLink")?;
+    let delta_link = link("@odata.deltaLink")?;
+    Ok(GraphPage {
+        items,
+        next_link,
+        delta_link,
+    })
 }
 
 /// Graph's `error.code` and `error.message` (GRAPH.md §6), or the HTTP reason and an
@@ -963,6 +1008,55 @@ mod tests {
             }
         );
         assert_eq!(calls(&stub.user_calls), 1);
+    }
+
+    #[tokio::test]
+    async fn delta_links_are_returned_and_followed_on_the_graph_origin_only() {
+        let base = Arc::new(StdMutex::new(String::new()));
+        let users: UsersScript = {
+            let base = base.clone();
+            Arc::new(move |_, query| {
+                let b = base.lock().unwrap().clone();
+                if query.contains("deltatoken") {
+                    json(
+                        200,
+                        serde_json::json!({"value":[{"id":"u1","@removed":{"reason":"changed"}}],
+                        "@odata.deltaLink": format!("{b}/v1.0/users?$deltatoken=B")}),
+                    )
+                } else {
+                    json(
+                        200,
+                        serde_json::json!({"value":[{"id":"u1"}],
+                        "@odata.deltaLink": format!("{b}/v1.0/users?$deltatoken=A")}),
+                    )
+                }
+            })
+        };
+        let stub = start_stub(good_tokens(), users).await;
+        *base.lock().unwrap() = stub.base.clone();
+        let client = client_for(&stub);
+        let first = client
+            .get_path("/v1.0/users?$select=id%2CbusinessPhones", in_secs(5.0))
+            .await
+            .unwrap();
+        assert_eq!(first.next_link, None);
+        let link = first.delta_link.unwrap();
+        assert!(link.ends_with("$deltatoken=A"), "{link}");
+        let changes = client.follow_link(&link, in_secs(5.0)).await.unwrap();
+        assert_eq!(changes.items[0]["@removed"]["reason"], "changed");
+        assert!(changes.delta_link.unwrap().ends_with("$deltatoken=B"));
+        let seen = stub.seen.lock().unwrap().clone();
+        assert_eq!(seen[0].query, "$select=id%2CbusinessPhones");
+        assert!(seen.iter().all(|s| s.consistency_level.is_none()));
+        let err = client
+            .follow_link(
+                "https://evil.example/v1.0/users?$deltatoken=A",
+                in_secs(5.0),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, GraphError::Garbage(ref m) if m.contains("evil.example")));
+        assert_eq!(calls(&stub.user_calls), 2);
     }
 
     #[tokio::test]

@@ -4,9 +4,12 @@
 
 pub mod graph_error;
 pub mod order;
+pub mod phone_index;
+pub mod phone_sync;
 
+use std::cell::RefCell;
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use ldap3_proto::LdapResultCode;
@@ -18,13 +21,16 @@ use crate::directory::Collection;
 use crate::directory::entry::Entry;
 use crate::directory::filter::{MatchContext, Tri, evaluate};
 use crate::directory::mapping::Mapping;
+use crate::directory::mapping::Source;
 use crate::directory::phone::{PhoneMatch, PhoneRules};
 use crate::directory::schema;
 use crate::directory::tree::{Target, Tree};
 use crate::error::LdapError;
 use crate::graph::{GraphClient, GraphError, GraphRequest};
-use crate::translate::{GraphQuery, PushdownPlan};
+use crate::translate::{GraphQuery, PhoneAssertion, PushdownPlan};
 use crate::translate::{TranslateContext, plan_collection};
+use phone_index::PhoneIndex;
+use phone_sync::{IndexStatus, PhoneSync, SharedIndex};
 
 /// Settings the executor needs, taken from the configuration.
 #[derive(Debug, Clone)]
@@ -41,6 +47,28 @@ pub struct SearchSettings {
     pub cache_ttl: Duration,
     /// Share one Graph request among identical searches in flight (and the cache).
     pub coalesce: bool,
+    /// `[phone] index`: keep the phone index of CONTRACT §7.
+    pub phone_index: bool,
+    /// `[phone] index_refresh_secs`: how often the index follows its delta links.
+    pub index_refresh: Duration,
+}
+
+/// How `Directory::plan_with_index` answers a phone item: `Some(Ok(ids))` candidates,
+/// `Some(Err(why))` spelling pushdown for that reason, `None` no index at all.
+pub type IndexAnswer<'a> =
+    dyn Fn(&Source, PhoneAssertion<'_>) -> Option<Result<Vec<String>, String>> + 'a;
+
+/// Most candidate ids a phone item takes from the index; beyond it the spelling pushdown
+/// answers (reading that many objects by id costs more requests than it saves).
+pub const MAX_INDEX_CANDIDATES: usize = 1000;
+
+/// Aborts the index refresher when the directory goes away.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The fetched Graph objects of one query (all pages up to the scan bound).
@@ -54,6 +82,9 @@ pub struct Directory {
     pub settings: SearchSettings,
     graph: GraphClient,
     cache: moka::future::Cache<GraphQuery, Fetched>,
+    /// The phone index (None with `[phone] index = false`).
+    phone_index: Option<Arc<SharedIndex>>,
+    phone_sync: OnceLock<AbortOnDrop>,
 }
 
 /// What a base and scope reach: the fixed entries in scope, and the collections to ask
@@ -95,6 +126,7 @@ impl Directory {
             .max_capacity(1024)
             .time_to_live(ttl)
             .build();
+        let phone_index = settings.phone_index.then(SharedIndex::new);
         Directory {
             tree,
             mapping,
@@ -102,6 +134,67 @@ impl Directory {
             settings,
             graph,
             cache,
+            phone_index,
+            phone_sync: OnceLock::new(),
+        }
+    }
+
+    /// The collections a search may reach.
+    fn collections(&self) -> Vec<Collection> {
+        let mut all = vec![Collection::Users];
+        if self.settings.include_contacts {
+            all.push(Collection::Contacts);
+        }
+        all
+    }
+
+    /// Starts loading and refreshing the phone index in the background (needs a Tokio
+    /// runtime); does nothing when the index is off or already started.
+    pub fn start_phone_index(&self) {
+        let Some(shared) = &self.phone_index else {
+            return;
+        };
+        if self.phone_sync.get().is_some() {
+            return;
+        }
+        let (rules, mapping, collections) =
+            (self.phone.clone(), self.mapping.clone(), self.collections());
+        let sync = PhoneSync {
+            shared: shared.clone(),
+            graph: self.graph.clone(),
+            empty: Box::new(move || PhoneIndex::new(rules.clone(), &mapping, &collections)),
+            refresh: self.settings.index_refresh,
+            request_timeout: self.graph.request_timeout(),
+        };
+        let task = tokio::spawn(sync.run());
+        let _ = self.phone_sync.set(AbortOnDrop(task.abort_handle()));
+    }
+
+    /// Waits until the phone index is ready (true) or `timeout` passes; false at once
+    /// when the index is off.
+    pub async fn phone_index_ready(&self, timeout: Duration) -> bool {
+        match &self.phone_index {
+            Some(ix) => ix.wait_ready(timeout).await,
+            None => false,
+        }
+    }
+
+    /// The index's state as a sentence, for logs and `explain`.
+    pub fn phone_index_status(&self) -> String {
+        let Some(ix) = &self.phone_index else {
+            return "off ([phone] index = false)".to_string();
+        };
+        match ix.status() {
+            IndexStatus::Loading => "loading".to_string(),
+            IndexStatus::Ready => {
+                let size = ix.size();
+                format!(
+                    "ready ({} numbers of {} objects)",
+                    size.numbers, size.objects
+                )
+            }
+            IndexStatus::Resyncing(why) => format!("reloading after a refused delta token ({why})"),
+            IndexStatus::Stale(why) => format!("stale, refreshes failing ({why})"),
         }
     }
 
@@ -118,18 +211,85 @@ impl Directory {
         evaluate(f, e, &self.match_context()) == Tri::True
     }
 
-    /// The Graph plan for one collection, as `explain` shows it.
+    /// The Graph plan for one collection, as `explain` shows it. Phone items take their
+    /// candidates from the phone index when it is ready (CONTRACT §7).
     pub fn plan(&self, filter: &LdapFilter, c: Collection, key: Option<&str>) -> PushdownPlan {
+        let status = self.phone_index.as_ref().map(|ix| ix.status());
+        self.plan_with_index(filter, c, key, &|source, assertion| {
+            let ix = self.phone_index.as_ref()?;
+            Some(
+                match ix.with_ready(|index| index.lookup(c, source, assertion)) {
+                    Some(Some(ids)) if ids.len() > MAX_INDEX_CANDIDATES => Err(format!(
+                        "{} candidates, more than {MAX_INDEX_CANDIDATES}: spelling pushdown",
+                        ids.len()
+                    )),
+                    Some(Some(ids)) => Ok(ids),
+                    Some(None) => Err("this source is not indexed: spelling pushdown".to_string()),
+                    None => Err(match &status {
+                        Some(IndexStatus::Loading) => {
+                            "the index is still loading: spelling pushdown".to_string()
+                        }
+                        Some(IndexStatus::Resyncing(_)) => {
+                            "the index is reloading after a refused delta token: spelling pushdown"
+                                .to_string()
+                        }
+                        Some(IndexStatus::Stale(_)) => {
+                            "the index is stale (refreshes failing): spelling pushdown".to_string()
+                        }
+                        _ => "the index is not ready: spelling pushdown".to_string(),
+                    }),
+                },
+            )
+        })
+    }
+
+    /// The plan with phone items answered by `lookup`: `Some(Ok(ids))` the candidates,
+    /// `Some(Err(why))` spelling pushdown for that reason, `None` no index at all. Every
+    /// phone item's path is noted in the plan for `explain`.
+    pub fn plan_with_index(
+        &self,
+        filter: &LdapFilter,
+        c: Collection,
+        key: Option<&str>,
+        lookup: &IndexAnswer<'_>,
+    ) -> PushdownPlan {
         let variants = |v: &str| self.phone.spelling_variants(v);
+        let notes = RefCell::new(Vec::new());
+        let index = |coll: Collection, source: &Source, a: PhoneAssertion<'_>| {
+            let item = phone_item_text(source, a);
+            match lookup(source, a) {
+                None => {
+                    notes
+                        .borrow_mut()
+                        .push(format!("{item}: [phone] index = false: spelling pushdown"));
+                    None
+                }
+                Some(Err(why)) => {
+                    notes.borrow_mut().push(format!("{item}: {why}"));
+                    None
+                }
+                Some(Ok(ids)) => {
+                    notes.borrow_mut().push(format!(
+                        "{item}: {} candidate id(s) from the phone index of {}, read live by id",
+                        ids.len(),
+                        coll.graph_path()
+                    ));
+                    Some(ids)
+                }
+            }
+        };
         let ctx = TranslateContext {
             mapping: &self.mapping,
             user_filter: &self.settings.user_filter,
             strict_substrings: self.settings.strict_substrings,
             phone_e164: self.phone.mode == PhoneMatch::E164,
             phone_variants: &variants,
+            phone_index: &index,
             page_size: self.settings.page_size,
         };
-        plan_collection(filter, c, key, &ctx)
+        let mut plan = plan_collection(filter, c, key, &ctx);
+        plan.phone_index = notes.into_inner();
+        plan
     }
 
     /// Which collections a base and scope reach, with the object key for a base-scope
@@ -400,6 +560,33 @@ async fn fetch_all(
         return Err(FetchError::ScanLimit(limit));
     }
     Ok(Arc::new(out))
+}
+
+/// A phone item as `explain` names it: the Graph source and the assertion.
+fn phone_item_text(source: &Source, a: PhoneAssertion<'_>) -> String {
+    let s = match source {
+        Source::Property(p) => p.clone(),
+        Source::ContactPhone(kind) => format!("phones:{kind}"),
+        other => format!("{other:?}"),
+    };
+    match a {
+        PhoneAssertion::Equality(v) => format!("{s} = {v}"),
+        PhoneAssertion::Substring(sub) => {
+            let mut t = format!("{s} = ");
+            if let Some(i) = &sub.initial {
+                t.push_str(i);
+            }
+            t.push('*');
+            for x in &sub.any {
+                t.push_str(x);
+                t.push('*');
+            }
+            if let Some(f) = &sub.final_ {
+                t.push_str(f);
+            }
+            t
+        }
+    }
 }
 
 /// The translator's query as the Graph client sends it.

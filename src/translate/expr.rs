@@ -77,7 +77,7 @@ impl Expr {
     }
 
     /// `Or` that flattens nested `Or`s, keeps one of identical children (two text items'
-    /// `startsWith(p,' ')`) and unwraps a single child.
+    /// `startsWith(p,' ')`, an object the phone index finds through two sources) and unwraps a single child.
     pub fn or(children: Vec<Expr>) -> Expr {
         let mut flat: Vec<Expr> = Vec::new();
         let mut add = |e: Expr| {

@@ -10,4 +10,7 @@ pub mod pushdown;
 #[cfg(test)]
 mod tests;
 
-pub use plan::{GraphQuery, PushdownPlan, TranslateContext, explain_plan, plan_collection};
+pub use plan::{
+    GraphQuery, PhoneAssertion, PhoneIndexLookup, PushdownPlan, TranslateContext, explain_plan,
+    plan_collection,
+};

@@ -4,13 +4,26 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ldap3_proto::proto::LdapFilter;
+use ldap3_proto::proto::{LdapFilter, LdapSubstringFilter};
 
 use super::capabilities::{self, FilterOp};
 use super::expr::{Comparison, Expr, SearchExpr};
 use super::pushdown::{self, Alt, MAX_QUERIES_PER_COLLECTION, Node};
 use crate::directory::Collection;
 use crate::directory::mapping::{Mapping, Source};
+
+/// A phone filter item the phone index may answer (CONTRACT §7).
+#[derive(Debug, Clone, Copy)]
+pub enum PhoneAssertion<'f> {
+    Equality(&'f str),
+    Substring(&'f LdapSubstringFilter),
+}
+
+/// Candidate object ids for a phone item on one source of one collection: `Some(ids)`
+/// (a superset of the objects whose value can match) when the phone index is ready and
+/// holds that source, `None` to use the spelling pushdown.
+pub type PhoneIndexLookup<'a> =
+    dyn Fn(Collection, &Source, PhoneAssertion<'_>) -> Option<Vec<String>> + 'a;
 
 /// GRAPH.md §4: with advanced parameters the limit is the URL length, 2,048 characters.
 pub const MAX_URL_CHARS: usize = 2048;
@@ -29,6 +42,8 @@ pub struct TranslateContext<'a> {
     pub phone_e164: bool,
     /// Spellings of a dialled number as Graph may store it, most likely first (§7).
     pub phone_variants: &'a dyn Fn(&str) -> Vec<String>,
+    /// The phone index (CONTRACT §7): candidate ids for phone items, or `None`.
+    pub phone_index: &'a PhoneIndexLookup<'a>,
     /// `$top`, e.g. 999 (GRAPH.md §4).
     pub page_size: u32,
 }
@@ -67,6 +82,9 @@ pub struct PushdownPlan {
     pub approximations: Vec<String>,
     /// The stored spellings each text item asks Graph for (docs/exactness.md), for `explain`.
     pub spellings: Vec<String>,
+    /// How phone items were answered (phone index or spelling pushdown, and why), for
+    /// `explain`; filled in by the caller that owns the index.
+    pub phone_index: Vec<String>,
 }
 
 impl GraphQuery {
@@ -347,6 +365,13 @@ fn pack(
             return vec![(filter, search)];
         };
         disjuncts.sort_by_key(rank);
+        // Candidate ids from the phone index are split across as many requests as they
+        // need: the cost grows with the matching objects, never with the tenant.
+        let budget = if disjuncts.iter().any(is_id_comparison) {
+            usize::MAX
+        } else {
+            budget
+        };
         if let Some(chunks) = chunk(builder, &rest, &disjuncts, search.as_ref(), budget) {
             return chunks
                 .into_iter()
@@ -434,6 +459,11 @@ fn chunk(
         chunks.push(current);
     }
     (chunks.len() <= budget).then(|| chunks.iter().map(|c| assemble(c)).collect())
+}
+
+/// An `id eq` comparison (a candidate of the phone index, or an id assertion).
+fn is_id_comparison(e: &Expr) -> bool {
+    matches!(e, Expr::Cmp(c) if c.property == "id" && c.op == FilterOp::Eq)
 }
 
 fn variant_rank(e: &Expr) -> Option<u32> {
@@ -531,6 +561,12 @@ pub fn explain_plan(plan: &PushdownPlan) -> String {
     if !plan.approximations.is_empty() {
         out.push_str("approximations:\n");
         for a in &plan.approximations {
+            out.push_str(&format!("  - {a}\n"));
+        }
+    }
+    if !plan.phone_index.is_empty() {
+        out.push_str("phone index:\n");
+        for a in &plan.phone_index {
             out.push_str(&format!("  - {a}\n"));
         }
     }

@@ -16,7 +16,7 @@ use super::capabilities::{
     self, FilterOp, PropertyCapabilities, PropertyKind, SearchSupport, Support,
 };
 use super::expr::{Comparison, Expr, SearchExpr, VariantTag};
-use super::plan::TranslateContext;
+use super::plan::{PhoneAssertion, TranslateContext};
 use crate::directory::Collection;
 use crate::directory::mapping::{Mapping, Source};
 use crate::directory::schema::{self, AttributeType, Equality, Ordering, Substrings};
@@ -504,6 +504,14 @@ fn equality_on_source(
                 .collect(),
             label,
         ),
+        Source::ContactPhone(_) if at.equality == Equality::TelephoneNumber => {
+            indexed_phone(c, source, PhoneAssertion::Equality(value), ctx).unwrap_or_else(|| {
+                Translated::drop(
+                    label,
+                    "orgContact phones are not filterable (GRAPH.md §3) and the phone index is not ready",
+                )
+            })
+        }
         Source::ContactPhone(_) | Source::ContactAddress(_) => Translated::drop(
             label,
             "orgContact phones and addresses are not filterable (GRAPH.md §3)",
@@ -527,11 +535,39 @@ fn substring_on_source(
                 .collect(),
             label,
         ),
+        Source::ContactPhone(_) if at.substrings == Substrings::TelephoneNumber => {
+            indexed_phone(c, source, PhoneAssertion::Substring(sub), ctx).unwrap_or_else(|| {
+                Translated::drop(
+                    label,
+                    "orgContact phones are not filterable (GRAPH.md §3) and the phone index is not ready",
+                )
+            })
+        }
         Source::ContactPhone(_) | Source::ContactAddress(_) => Translated::drop(
             label,
             "orgContact phones and addresses are not filterable (GRAPH.md §3)",
         ),
     }
+}
+
+/// CONTRACT §7: the phone index's candidates for a phone item on one source, as
+/// `id in (...)` (FALSE when there are none); `None` when the index cannot answer.
+fn indexed_phone(
+    c: Collection,
+    source: &Source,
+    assertion: PhoneAssertion<'_>,
+    ctx: &TranslateContext,
+) -> Option<Translated> {
+    let ids = (ctx.phone_index)(c, source, assertion)?;
+    let cap = capabilities::property(c, "id")?;
+    if ids.is_empty() {
+        return Some(Translated::constant(false));
+    }
+    let children = ids
+        .into_iter()
+        .map(|id| Expr::Cmp(comparison(cap, FilterOp::Eq, id)))
+        .collect();
+    Some(Translated::filter(Expr::or(children)))
 }
 
 fn comparison(cap: &PropertyCapabilities, op: FilterOp, value: String) -> Comparison {
@@ -554,6 +590,9 @@ fn property_equality(
     ctx: &TranslateContext,
     label: &str,
 ) -> Translated {
+    if at.equality == Equality::TelephoneNumber {
+        return phone_equality(property, value, c, ctx, label);
+    }
     let Some(cap) = capabilities::property(c, property) else {
         return Translated::drop(label, &format!("Graph cannot filter on {property}"));
     };
@@ -563,9 +602,6 @@ fn property_equality(
             Some(g) => Translated::filter(Expr::Cmp(comparison(cap, FilterOp::Eq, g))),
             None => Translated::constant(false),
         };
-    }
-    if at.equality == Equality::TelephoneNumber {
-        return phone_equality(cap, value, ctx, label);
     }
     if !matches!(
         at.equality,
@@ -624,16 +660,25 @@ fn text_rule(rule: Equality) -> TextRule {
     }
 }
 
-/// CONTRACT §7, e164 mode: OR of `startsWith` on the raw value and each spelling variant
-/// (an extension may follow the number). Not a superset — an approximation `plan`
-/// reports with the number of spellings sent. RFC 4517 mode: telephoneNumberMatch
-/// ignores spaces and hyphens in the stored value, which no Graph operator does.
+/// CONTRACT §7: the phone index's candidates when it is ready. Otherwise, e164 mode: OR
+/// of `startsWith` on the raw value and each spelling variant (an extension may follow
+/// the number). Not a superset — an approximation `plan` reports with the number of
+/// spellings sent. RFC 4517 mode: telephoneNumberMatch ignores spaces and hyphens in the
+/// stored value, which no Graph operator does.
 fn phone_equality(
-    cap: &PropertyCapabilities,
+    property: &str,
     value: &str,
+    c: Collection,
     ctx: &TranslateContext,
     label: &str,
 ) -> Translated {
+    let source = Source::Property(property.to_string());
+    if let Some(t) = indexed_phone(c, &source, PhoneAssertion::Equality(value), ctx) {
+        return t;
+    }
+    let Some(cap) = capabilities::property(c, property) else {
+        return Translated::drop(label, &format!("Graph cannot filter on {property}"));
+    };
     if !ctx.phone_e164 {
         return Translated::drop(
             label,
@@ -688,10 +733,11 @@ fn property_substring(
     ctx: &TranslateContext,
     label: &str,
 ) -> Translated {
-    let Some(cap) = capabilities::property(c, property) else {
-        return Translated::drop(label, &format!("Graph cannot filter on {property}"));
-    };
     if at.substrings == Substrings::TelephoneNumber {
+        let source = Source::Property(property.to_string());
+        if let Some(t) = indexed_phone(c, &source, PhoneAssertion::Substring(sub), ctx) {
+            return t;
+        }
         let why = if ctx.phone_e164 {
             "phone substrings compare digits only (CONTRACT §7); a prefix of the stored spelling is not a superset"
         } else {
@@ -699,6 +745,9 @@ fn property_substring(
         };
         return Translated::drop(label, why);
     }
+    let Some(cap) = capabilities::property(c, property) else {
+        return Translated::drop(label, &format!("Graph cannot filter on {property}"));
+    };
     if cap.kind == PropertyKind::Id {
         return Translated::drop(label, "Graph cannot filter ids by substring");
     }

@@ -148,6 +148,7 @@ fn plan_filter(f: &LdapFilter, c: Collection, key: Option<&str>, s: &Settings) -
         strict_substrings: s.strict,
         phone_e164: s.e164,
         phone_variants: &nanp_variants,
+        phone_index: &|_, _, _| None,
         page_size: 999,
     };
     plan_collection(f, c, key, &ctx)
@@ -571,6 +572,7 @@ fn too_many_spellings_are_trimmed_least_likely_first() {
         strict_substrings: false,
         phone_e164: true,
         phone_variants: &many,
+        phone_index: &|_, _, _| None,
         page_size: 999,
     };
     let f = parse_ldap_filter_str("(|(telephoneNumber=+14255550000)(mobile=+14255550000))")
@@ -1271,6 +1273,7 @@ proptest! {
             strict_substrings: true,
             phone_e164: false,
             phone_variants: &no_variants,
+            phone_index: &|_, _, _| None,
             page_size: 999,
         };
         let plan = plan_collection(&f, Collection::Users, None, &ctx);
@@ -1309,6 +1312,7 @@ proptest! {
             strict_substrings: false,
             phone_e164: true,
             phone_variants: &variants,
+            phone_index: &|_, _, _| None,
             page_size: 999,
         };
         let caller_id = LdapFilter::Or(vec![
@@ -1572,6 +1576,7 @@ fn check_recall(mode: Mode, f: &LdapFilter, users: &[Value]) -> Result<(), TestC
         strict_substrings: matches!(mode, Mode::Strict | Mode::E164),
         phone_e164: matches!(mode, Mode::E164),
         phone_variants: &variants,
+        phone_index: &|_, _, _| None,
         page_size: 999,
     };
     let plan = plan_collection(f, Collection::Users, None, &ctx);
@@ -1698,4 +1703,101 @@ fn explain_shows_the_spellings_sent() {
     ));
     assert!(text.contains("department has no startsWith"), "{text}");
     assert!(text.contains("scan:"), "{text}");
+}
+
+// ---------------------------------------------------------------- phone index (CONTRACT §7)
+
+fn plan_indexed(
+    filter: &str,
+    c: Collection,
+    lookup: &dyn Fn(&Source) -> Option<Vec<String>>,
+) -> PushdownPlan {
+    let f = parse_ldap_filter_str(filter).unwrap();
+    let mapping = contract_mapping();
+    let index = |_: Collection, s: &Source, _: super::PhoneAssertion<'_>| lookup(s);
+    let ctx = TranslateContext {
+        mapping: &mapping,
+        user_filter: DEFAULTS.user_filter,
+        strict_substrings: true,
+        phone_e164: true,
+        phone_variants: &nanp_variants,
+        phone_index: &index,
+        page_size: 999,
+    };
+    plan_collection(&f, c, None, &ctx)
+}
+
+fn guid_n(n: usize) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+#[test]
+fn indexed_caller_id_is_one_request_for_the_candidates() {
+    let owner = guid_n(1);
+    let plan = plan_indexed(
+        "(|(telephoneNumber=+14255550100)(mobile=+14255550100))",
+        Collection::Users,
+        &|s| match s {
+            Source::Property(p) if p == "businessPhones" => Some(vec![owner.clone()]),
+            _ => Some(Vec::new()),
+        },
+    );
+    assert_eq!(
+        filters(&plan),
+        [format!("(accountEnabled eq true) and (id eq '{owner}')")]
+    );
+    assert!(!plan.unbounded);
+    assert!(plan.approximations.is_empty(), "{:?}", plan.approximations);
+    // No candidate anywhere: no request at all.
+    let none = plan_indexed("(telephoneNumber=+19999999999)", Collection::Users, &|_| {
+        Some(Vec::new())
+    });
+    assert!(none.queries.is_empty());
+    // Contacts: the typed phones are answered by the index too, not by a scan.
+    let contact = plan_indexed("(mobile=+14255550100)", Collection::Contacts, &|s| {
+        matches!(s, Source::ContactPhone(t) if t == "mobile").then(|| vec![guid_n(7)])
+    });
+    assert_eq!(filters(&contact), [format!("id eq '{}'", guid_n(7))]);
+    assert!(!contact.unbounded);
+}
+
+#[test]
+fn indexed_phone_items_or_with_names_and_fall_back_when_the_index_cannot_answer() {
+    let plan = plan_indexed(
+        "(|(cn=4255*)(sn=4255*)(telephoneNumber=4255*))",
+        Collection::Users,
+        &|_| Some(vec![guid_n(3)]),
+    );
+    assert_eq!(plan.queries.len(), 1);
+    let f = &filters(&plan)[0];
+    assert!(f.contains("startsWith(displayName,'4255')"), "{f}");
+    assert!(f.contains(&format!("id eq '{}'", guid_n(3))), "{f}");
+    // None: today's spelling pushdown.
+    let fallback = plan_indexed("(telephoneNumber=+14255550100)", Collection::Users, &|_| {
+        None
+    });
+    assert!(
+        filters(&fallback)[0].contains("startsWith"),
+        "{:?}",
+        filters(&fallback)
+    );
+}
+
+#[test]
+fn many_candidates_are_split_into_requests_that_fit_the_url() {
+    let ids: Vec<String> = (0..120).map(guid_n).collect();
+    let plan = plan_indexed("(telephoneNumber=*0100)", Collection::Users, &|_| {
+        Some(ids.clone())
+    });
+    assert!(plan.queries.len() > 2, "{} requests", plan.queries.len());
+    assert!(!plan.unbounded);
+    let mut seen = Vec::new();
+    for q in &plan.queries {
+        assert!(super::plan::url_fits(q), "{}", q.display_decoded());
+        let f = q.filter.as_deref().unwrap();
+        assert!(f.starts_with("(accountEnabled eq true) and "), "{f}");
+        seen.extend(ids.iter().filter(|id| f.contains(id.as_str())).cloned());
+    }
+    seen.sort();
+    assert_eq!(seen, ids, "every candidate in exactly one request");
 }

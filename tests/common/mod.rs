@@ -56,6 +56,11 @@ pub async fn start_with(tenant: Tenant, tweak: impl FnOnce(&mut Config)) -> Harn
         .expect("the demo configuration");
     tweak(&mut cfg);
     let (gw, server) = app::start(&cfg).await.expect("the gateway starts");
+    // Tests start from a loaded phone index (a real gateway answers from the spelling
+    // pushdown until it is), so the Graph requests they count are their searches'.
+    gw.directory
+        .phone_index_ready(Duration::from_secs(30))
+        .await;
     Harness {
         emu,
         gw,

@@ -7,6 +7,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod delta;
 pub mod errors;
 pub mod odata;
 pub mod resource;

@@ -2,6 +2,7 @@
 //! `/v1.0/contacts`, bearer-token checks, paging, statistics and the fault switch.
 //! Query semantics live in `odata`/`search`; this file never logs secrets or tokens.
 
+use super::delta;
 use super::errors::{GraphError, TokenError, format_utc, throttled_body};
 use super::odata::{self, Filter};
 use super::resource::{CONTACTS, Resource, Support, USERS};
@@ -69,6 +70,8 @@ pub struct PageFault {
 
 struct Shared {
     tenant: Tenant,
+    /// The users and contacts served, changeable at run time (delta query sees changes).
+    directory: Mutex<delta::Directory>,
     base_url: String,
     requests: AtomicU64,
     rejections: AtomicU64,
@@ -166,6 +169,31 @@ impl EmulatorHandle {
             .store(secs, Ordering::SeqCst);
     }
 
+    /// Adds a user or replaces the one with its `id`; `/users/delta` reports it.
+    pub fn upsert_user(&self, user: Value) -> bool {
+        lock(&self.shared.directory).upsert(true, user)
+    }
+
+    /// Adds an organizational contact or replaces the one with its `id`.
+    pub fn upsert_contact(&self, contact: Value) -> bool {
+        lock(&self.shared.directory).upsert(false, contact)
+    }
+
+    /// Deletes a user; `/users/delta` reports it `@removed`. False when there is none.
+    pub fn delete_user(&self, id: &str) -> bool {
+        lock(&self.shared.directory).delete(true, id)
+    }
+
+    /// Deletes an organizational contact; false when there is none.
+    pub fn delete_contact(&self, id: &str) -> bool {
+        lock(&self.shared.directory).delete(false, id)
+    }
+
+    /// Every delta token issued so far is refused from now on (`syncStateNotFound`).
+    pub fn expire_delta_tokens(&self) {
+        lock(&self.shared.directory).expire_tokens();
+    }
+
     /// Stops accepting, lets in-flight requests finish (hanging ones get a 503), and waits.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
@@ -196,8 +224,13 @@ pub async fn start(tenant: Tenant, addr: SocketAddr) -> std::io::Result<Emulator
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
+    let directory = Mutex::new(delta::Directory::new(
+        tenant.users.clone(),
+        tenant.contacts.clone(),
+    ));
     let shared = Arc::new(Shared {
         tenant,
+        directory,
         base_url: format!("http://{addr}"),
         requests: AtomicU64::new(0),
         rejections: AtomicU64::new(0),
@@ -977,11 +1010,8 @@ impl Shared {
         params: &[QueryParam],
         query: &Query,
     ) -> Value {
-        let objects = if resource.segment == USERS.segment {
-            &self.tenant.users
-        } else {
-            &self.tenant.contacts
-        };
+        let directory = lock(&self.directory);
+        let objects = directory.objects(resource);
         let mut hits: Vec<&Value> = objects
             .iter()
             .filter(|o| query.filter.as_ref().is_none_or(|f| odata::matches(f, o)))
@@ -1149,6 +1179,9 @@ impl Shared {
             Ok(p) => p,
             Err(e) => return self.rejection(&e, &client_request_id),
         };
+        if let Some(resource) = delta::delta_target(raw_path) {
+            return self.serve_delta(resource, raw_path, &params, &client_request_id);
+        }
         let target = match route(raw_path) {
             Ok(t) => t,
             Err(e) => return self.rejection(&e, &client_request_id),
@@ -1163,12 +1196,8 @@ impl Shared {
                     Ok(f) => f,
                     Err(e) => return self.rejection(&e, &client_request_id),
                 };
-                let objects = if resource.segment == USERS.segment {
-                    &self.tenant.users
-                } else {
-                    &self.tenant.contacts
-                };
-                let found = objects.iter().find(|o| {
+                let directory = lock(&self.directory);
+                let found = directory.objects(resource).iter().find(|o| {
                     o["id"]
                         .as_str()
                         .is_some_and(|id| id.eq_ignore_ascii_case(&key))
@@ -1239,6 +1268,34 @@ impl Shared {
                     Err(e) => self.rejection(&e, &client_request_id),
                 }
             }
+        }
+    }
+}
+
+impl Shared {
+    /// `/v1.0/users/delta`, `/v1.0/contacts/delta` (GRAPH.md §10a), served by `delta`.
+    fn serve_delta(
+        &self,
+        resource: &'static Resource,
+        raw_path: &str,
+        params: &[QueryParam],
+        client_request_id: &str,
+    ) -> Response {
+        let decoded: Vec<(String, String)> = params
+            .iter()
+            .map(|p| (p.name.clone(), p.value.clone()))
+            .collect();
+        let answer = lock(&self.directory).delta(
+            resource,
+            &self.base_url,
+            raw_path,
+            &decoded,
+            &|select| selected(resource, select, true),
+            &|object, fields| project(object, resource, fields),
+        );
+        match answer {
+            Ok(body) => json_response(StatusCode::OK, &body, &self.new_id(), client_request_id),
+            Err(e) => self.rejection(&e, client_request_id),
         }
     }
 }
