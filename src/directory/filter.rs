@@ -193,7 +193,9 @@ fn uses_e164(at: &AttributeType, ctx: &MatchContext<'_>) -> bool {
 fn equality(at: &AttributeType, values: &[String], assertion: &str, ctx: &MatchContext<'_>) -> Tri {
     if uses_e164(at, ctx) {
         // CONTRACT §7: valid when it parses as a number or as a Telephone Number.
-        if ctx.phone.e164(assertion).is_none() && matching::telephone_key(assertion).is_none() {
+        if ctx.phone.e164(assertion).is_none()
+            && !matching::assertion_is_valid(at.equality, assertion)
+        {
             return Tri::Undefined;
         }
         return any_value(values, |v| {

@@ -75,7 +75,10 @@ fn squeeze_spaces(s: &str, position: Position) -> String {
             " ".to_string()
         };
     }
-    if was_space && !keep_trailing && out.ends_with(' ') && out.len() > 1 {
+    // A FINAL piece of spaces only ends up empty here and so matches anywhere: slapd
+    // checked, `(sn=* )` and `(sn=*e* )` match every sn (resp. with an e) while
+    // `(sn= *)` matches none.
+    if was_space && !keep_trailing && out.ends_with(' ') {
         out.pop();
     }
     out
@@ -171,13 +174,9 @@ fn prepare(kind: Preparation, s: &str, position: Position) -> Option<String> {
             // slapd 2.5's telephoneNumberNormalize removes spaces and hyphens and folds
             // nothing: telephoneNumberMatch then compares octets, so `X1234` ≠ `x1234`
             // (CONTRACT §6: OpenLDAP is the reference; checked against slapd).
-            let prepared: String = s.chars().filter(|c| !is_space(*c) && *c != '-').collect();
-            // slapd's telephoneNumberNormalize refuses a value (or substring piece) that
-            // is empty once spaces and hyphens are gone: the assertion is Undefined.
-            if prepared.is_empty() && !s.is_empty() {
-                return None;
-            }
-            Some(prepared)
+            // A value or piece that is empty once spaces and hyphens are gone stays valid
+            // and empty; `equality_match` and `substrings_match` make it match nothing.
+            Some(s.chars().filter(|c| !is_space(*c) && *c != '-').collect())
         }
         // RFC 4517 §4.2.22: spaces are insignificant; only digits and spaces are valid.
         Preparation::Numeric => {
@@ -195,9 +194,10 @@ pub fn case_ignore_key(s: &str) -> String {
 }
 
 /// telephoneNumberMatch preparation: spaces and hyphens removed (RFC 4517 §4.2.28);
-/// `None` when the value is not a valid Telephone Number (PrintableString).
+/// `None` when the value is not a valid Telephone Number (PrintableString) or nothing
+/// is left of it (such an assertion matches no value).
 pub fn telephone_key(s: &str) -> Option<String> {
-    prepare(Preparation::Telephone, s, Position::Whole)
+    prepare(Preparation::Telephone, s, Position::Whole).filter(|k| !k.is_empty())
 }
 
 fn equality_preparation(rule: Equality) -> Option<Preparation> {
@@ -228,6 +228,11 @@ fn substrings_preparation(rule: Substrings) -> Option<Preparation> {
 pub fn equality_match(rule: Equality, value: &str, assertion: &str) -> Option<bool> {
     if let Some(kind) = equality_preparation(rule) {
         let asserted = prepare(kind, assertion, Position::Whole)?;
+        if kind == Preparation::Telephone && asserted.is_empty() {
+            // slapd checked: `(mobile=-)` is FALSE for every entry, not Undefined
+            // (`(!(mobile=-))` returns them all).
+            return Some(false);
+        }
         return Some(prepare(kind, value, Position::Whole).is_some_and(|v| v == asserted));
     }
     match rule {
@@ -304,6 +309,16 @@ pub fn substrings_match(
     let Some(value) = prepare(kind, value, Position::Whole) else {
         return Some(false);
     };
+    // slapd checked: a telephone piece of only spaces or hyphens makes the assertion
+    // FALSE for every value (`(mobile=* *)`, `(mobile=* *0100)`), not Undefined.
+    let empty_piece = initial
+        .iter()
+        .chain(&any)
+        .chain(&final_)
+        .any(String::is_empty);
+    if kind == Preparation::Telephone && empty_piece {
+        return Some(false);
+    }
     Some(pieces_match(
         &value,
         initial.as_deref(),
@@ -688,6 +703,12 @@ pub fn assertion_is_valid(rule: Equality, assertion: &str) -> bool {
     equality_match(rule, assertion, assertion).is_some()
 }
 
+/// Whether a substrings assertion is valid for `rule` (an invalid one makes the filter
+/// item Undefined); false when there is no rule.
+pub fn substrings_assertion_is_valid(rule: Substrings, assertion: &SubstringAssertion<'_>) -> bool {
+    substrings_match(rule, "", assertion).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -777,6 +798,23 @@ mod tests {
         assert_eq!(squeeze_ia5("  a  b  "), "a b");
         assert_eq!(squeeze_ia5("   "), "");
         assert_eq!(squeeze_spaces(" ab  ", Position::Final), " ab");
+        // slapd: a FINAL piece of spaces only is empty (matches anywhere); INITIAL and
+        // ANY ones are one space.
+        assert_eq!(squeeze_spaces("  ", Position::Final), "");
+        assert_eq!(squeeze_spaces("  ", Position::Initial), " ");
+        assert_eq!(squeeze_spaces("  ", Position::Any), " ");
+        assert_eq!(
+            sub(Substrings::CaseIgnore, "Meyer", None, &["E"], Some(" ")),
+            Some(true)
+        );
+        assert_eq!(
+            sub(Substrings::CaseIgnore, "Meyer", Some(" "), &[], None),
+            Some(false)
+        );
+        assert_eq!(
+            sub(Substrings::CaseIgnore, "Le Roy", None, &[" "], None),
+            Some(true)
+        );
     }
 
     #[test]
@@ -851,6 +889,28 @@ mod tests {
         // '#' and non-ASCII are not PrintableString: Undefined
         assert_eq!(eq(Equality::TelephoneNumber, "1", "12#"), None);
         assert_eq!(eq(Equality::TelephoneNumber, "1", ""), None);
+        // Nothing left once spaces and hyphens are gone: FALSE for every value, as slapd
+        // answers `(!(mobile=-))` and `(!(mobile=* *))` with every entry.
+        assert_eq!(eq(Equality::TelephoneNumber, "+1 425", "-"), Some(false));
+        assert_eq!(eq(Equality::TelephoneNumber, "-", "-"), Some(false));
+        for (initial, any, fin) in [
+            (None, vec![" "], None),
+            (None, vec![" "], Some("0100")),
+            (Some("- "), vec![], None),
+            (None, vec![], Some(" -")),
+        ] {
+            assert_eq!(
+                sub(
+                    Substrings::TelephoneNumber,
+                    "+1 425-555-0100",
+                    initial,
+                    &any,
+                    fin
+                ),
+                Some(false),
+                "{initial:?} {any:?} {fin:?}"
+            );
+        }
         assert_eq!(
             sub(
                 Substrings::TelephoneNumber,

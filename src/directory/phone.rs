@@ -339,8 +339,7 @@ impl PhoneRules {
         {
             return Some(stored == asserted);
         }
-        let asserted = super::matching::telephone_key(assertion)?;
-        Some(super::matching::telephone_key(value).is_some_and(|v| v == asserted))
+        super::matching::equality_match(super::schema::Equality::TelephoneNumber, value, assertion)
     }
 }
 

@@ -19,6 +19,7 @@ use super::expr::{Comparison, Expr, SearchExpr, VariantTag};
 use super::plan::{PhoneAssertion, TranslateContext};
 use crate::directory::Collection;
 use crate::directory::mapping::{Mapping, Source};
+use crate::directory::matching::{self, SubstringAssertion};
 use crate::directory::schema::{self, AttributeType, Equality, Ordering, Substrings};
 
 /// At most this many Graph requests per collection and search (CONTRACT §7: a caller-ID
@@ -387,6 +388,11 @@ fn item(
                 // RFC 4519: e.g. facsimileTelephoneNumber has no equality rule → Undefined.
                 return Translated::undefined();
             }
+            // An assertion invalid for the rule (non-ASCII for caseIgnoreIA5Match, an
+            // empty Directory String) is Undefined locally: no Graph request for it.
+            if !at.is_phone() && !matching::assertion_is_valid(at.equality, value) {
+                return Translated::undefined();
+            }
             any_source(
                 sources
                     .iter()
@@ -397,6 +403,15 @@ fn item(
         }
         Item::Substring(sub) => {
             if at.substrings == Substrings::None {
+                return Translated::undefined();
+            }
+            let assertion = SubstringAssertion {
+                initial: sub.initial.as_deref(),
+                any: sub.any.iter().map(String::as_str).collect(),
+                final_: sub.final_.as_deref(),
+            };
+            if !at.is_phone() && !matching::substrings_assertion_is_valid(at.substrings, &assertion)
+            {
                 return Translated::undefined();
             }
             any_source(

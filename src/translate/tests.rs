@@ -381,6 +381,16 @@ fn client_filters_become_expected_requests() {
         // ipPhone is AD's, not mapped: Undefined, and so is its negation (CONTRACT §6).
         ("(!(ipPhone=*))", Users, vec![], vec![], false),
         ("(!(otherTelephone=+1425))", Contacts, vec![], vec![], false),
+        // caseIgnoreIA5Match: a non-ASCII assertion is invalid, so the item is Undefined
+        // and costs no request (it read the whole collection before).
+        ("(mail=j\u{f6}rg*)", Users, vec![], vec![], false),
+        (
+            "(!(mail=m\u{fc}ller@example.com))",
+            Users,
+            vec![],
+            vec![],
+            false,
+        ),
         // A known type the collection lacks is absent: its negation is TRUE.
         (
             "(!(homePhone=*))",

@@ -303,15 +303,18 @@ pub fn is_phone(attr: &str) -> bool {
 /// E.164 form of a number under the default region (US), when it has one. Written out
 /// here rather than taken from a phone library so that the expectations do not share the
 /// gateway's parser: an international form (`+`, `00` or the US exit code `011`) keeps its
-/// digits minus a `(0)` trunk marker; a national US form has 10 digits, or 11 with the
-/// leading 1; an extension (`x123`, `ext. 123`, `;ext=123`) is ignored.
+/// digits minus a `(0)` trunk marker or a trunk `0` right after the country code; a
+/// national US form has 10 digits, or 11 with the leading 1; an extension (`x123`, `ext. 123`, `;ext=123`) is ignored.
 pub fn e164(number: &str) -> Option<String> {
     let cut = number
         .find(|c: char| c.is_ascii_alphabetic() || c == ';')
         .unwrap_or(number.len());
     let t = number[..cut].trim();
     let digits_of = |s: &str| s.chars().filter(|c| c.is_ascii_digit()).collect::<String>();
-    let international = |d: String| (8..=15).contains(&d.len()).then(|| format!("+{d}"));
+    let international = |d: String| {
+        let d = without_trunk_zero(d);
+        (8..=15).contains(&d.len()).then(|| format!("+{d}"))
+    };
     if let Some(rest) = t.strip_prefix('+') {
         return international(digits_of(&rest.replace("(0)", "")));
     }
@@ -327,6 +330,22 @@ pub fn e164(number: &str) -> Option<String> {
         11 if d.starts_with('1') => Some(format!("+{d}")),
         _ => None,
     }
+}
+
+/// Calling codes of countries whose national trunk prefix `0` is no part of the
+/// international number (ITU-T E.164: the country code is followed by the national
+/// significant number, which excludes the trunk prefix): `+81 0 6…` is `+81 6…`, as
+/// `+44 (0)20…` is `+44 20…`. Italy (39) keeps its 0 and is not listed.
+const TRUNK_ZERO_CODES: &[&str] = &["31", "32", "33", "41", "43", "44", "46", "49", "61", "81"];
+
+/// International digits (without `+`) with a trunk `0` after the country code removed.
+fn without_trunk_zero(d: String) -> String {
+    for cc in TRUNK_ZERO_CODES {
+        if let Some(nsn) = d.strip_prefix(cc).and_then(|rest| rest.strip_prefix('0')) {
+            return format!("{cc}{nsn}");
+        }
+    }
+    d
 }
 
 /// telephoneNumberMatch as OpenLDAP 2.5 applies it (the reference, CONTRACT §6): spaces
