@@ -393,13 +393,11 @@ fn item(
             if !at.is_phone() && !matching::assertion_is_valid(at.equality, value) {
                 return Translated::undefined();
             }
-            any_source(
-                sources
-                    .iter()
-                    .map(|s| equality_on_source(at, s, value, c, ctx, &label))
-                    .collect(),
-                &label,
-            )
+            let phone = (at.equality == Equality::TelephoneNumber)
+                .then_some(PhoneAssertion::Equality(value));
+            over_sources(&sources, c, ctx, &label, phone, &|p| {
+                property_equality(at, p, value, c, ctx, &label)
+            })
         }
         Item::Substring(sub) => {
             if at.substrings == Substrings::None {
@@ -414,13 +412,11 @@ fn item(
             {
                 return Translated::undefined();
             }
-            any_source(
-                sources
-                    .iter()
-                    .map(|s| substring_on_source(at, s, sub, c, ctx, &label))
-                    .collect(),
-                &label,
-            )
+            let phone = (at.substrings == Substrings::TelephoneNumber)
+                .then_some(PhoneAssertion::Substring(sub));
+            over_sources(&sources, c, ctx, &label, phone, &|p| {
+                property_substring(at, p, sub, c, ctx, &label)
+            })
         }
         Item::Ordering => {
             if at.ordering == Ordering::None {
@@ -502,63 +498,45 @@ fn object_class_item(kind: &Item, c: Collection, label: &str) -> Translated {
     }
 }
 
-fn equality_on_source(
-    at: &AttributeType,
-    source: &Source,
-    value: &str,
+/// One item over every source of its attribute: a superset when any source can match.
+fn over_sources(
+    sources: &[&Source],
     c: Collection,
     ctx: &TranslateContext,
     label: &str,
+    phone: Option<PhoneAssertion<'_>>,
+    on_property: &dyn Fn(&str) -> Translated,
 ) -> Translated {
-    match source {
-        Source::Property(p) => property_equality(at, p, value, c, ctx, label),
-        // The value comes from one of them, so the OR of their conditions is a superset.
-        Source::FirstOf(ps) => or(
-            ps.iter()
-                .map(|p| property_equality(at, p, value, c, ctx, label))
-                .collect(),
-            label,
-        ),
-        Source::ContactPhone(_) if at.equality == Equality::TelephoneNumber => {
-            indexed_phone(c, source, PhoneAssertion::Equality(value), ctx).unwrap_or_else(|| {
-                Translated::drop(
-                    label,
-                    "orgContact phones are not filterable (GRAPH.md §3) and the phone index is not ready",
-                )
-            })
-        }
-        Source::ContactPhone(_) | Source::ContactAddress(_) => Translated::drop(
-            label,
-            "orgContact phones and addresses are not filterable (GRAPH.md §3)",
-        ),
-    }
+    let per_source = sources
+        .iter()
+        .map(|s| on_source(s, c, ctx, label, phone, on_property))
+        .collect();
+    any_source(per_source, label)
 }
 
-fn substring_on_source(
-    at: &AttributeType,
+/// One item on one of the attribute's sources: `on_property` for each Graph property
+/// behind it (the OR over a first-of source, since the value comes from one of them), the
+/// phone index for a contact's typed phone when the item is a phone item (`phone`), and
+/// the local check for what orgContacts cannot filter.
+fn on_source(
     source: &Source,
-    sub: &LdapSubstringFilter,
     c: Collection,
     ctx: &TranslateContext,
     label: &str,
+    phone: Option<PhoneAssertion<'_>>,
+    on_property: &dyn Fn(&str) -> Translated,
 ) -> Translated {
-    match source {
-        Source::Property(p) => property_substring(at, p, sub, c, ctx, label),
-        Source::FirstOf(ps) => or(
-            ps.iter()
-                .map(|p| property_substring(at, p, sub, c, ctx, label))
-                .collect(),
-            label,
-        ),
-        Source::ContactPhone(_) if at.substrings == Substrings::TelephoneNumber => {
-            indexed_phone(c, source, PhoneAssertion::Substring(sub), ctx).unwrap_or_else(|| {
+    match (source, phone) {
+        (Source::Property(p), _) => on_property(p),
+        (Source::FirstOf(ps), _) => or(ps.iter().map(|p| on_property(p)).collect(), label),
+        (Source::ContactPhone(_), Some(assertion)) => indexed_phone(c, source, assertion, ctx)
+            .unwrap_or_else(|| {
                 Translated::drop(
                     label,
                     "orgContact phones are not filterable (GRAPH.md §3) and the phone index is not ready",
                 )
-            })
-        }
-        Source::ContactPhone(_) | Source::ContactAddress(_) => Translated::drop(
+            }),
+        (Source::ContactPhone(_) | Source::ContactAddress(_), _) => Translated::drop(
             label,
             "orgContact phones and addresses are not filterable (GRAPH.md §3)",
         ),
