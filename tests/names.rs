@@ -281,6 +281,64 @@ async fn unmapped_ad_types_are_unknown_as_in_openldap() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapped_ad_type_is_known_and_published() {
+    // CONTRACT §6: mapping ipPhone makes it known: entries without it are absent (its
+    // negation is TRUE) and cn=Subschema lists it (python-ldap3 checks names there).
+    let h = start_with(messy_tenant(), |cfg| {
+        cfg.search.cache_ttl_secs = 0;
+        cfg.mapping.users = vec![
+            ldap_graph_gateway::directory::mapping::Override::parse("ipPhone", "faxNumber")
+                .expect("ipPhone = faxNumber"),
+        ];
+    })
+    .await;
+    let url = h.url();
+    let users = format!("ou=users,{BASE}");
+    let all = ldapsearch(&[
+        "-x",
+        "-H",
+        &url,
+        "-b",
+        &users,
+        "-s",
+        "one",
+        "(objectClass=*)",
+        "1.1",
+    ])
+    .await;
+    let out = ldapsearch(&[
+        "-x",
+        "-H",
+        &url,
+        "-b",
+        &users,
+        "-s",
+        "one",
+        "(!(ipPhone=*))",
+        "1.1",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!all.dns().is_empty());
+    assert_eq!(out.dns().len(), all.dns().len(), "{}", out.stdout);
+    let out = ldapsearch(&[
+        "-x",
+        "-H",
+        &url,
+        "-b",
+        "cn=Subschema",
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "attributeTypes",
+    ])
+    .await;
+    assert!(out.stdout.contains("NAME 'ipPhone'"), "{}", out.stdout);
+    assert!(!out.stdout.contains("'otherTelephone'"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contains_search_finds_both_normal_forms() {
     // Non-strict substrings: the word-prefix `$search` approximation (CONTRACT §6), asked
     // for in both Unicode normal forms; extra spaces do not matter to its tokens.

@@ -6,6 +6,7 @@
 use ldap3_proto::proto::{LdapFilter, LdapMatchingRuleAssertion, LdapSubstringFilter};
 
 use super::entry::Entry;
+use super::mapping::Mapping;
 use super::matching::{self, SubstringAssertion};
 use super::phone::{self, PhoneMatch, PhoneRules};
 use super::schema::{self, AttributeType, Equality, Ordering, Substrings};
@@ -43,10 +44,12 @@ impl Tri {
     }
 }
 
-/// What evaluation needs besides the entry: the configured phone matching.
+/// What evaluation needs besides the entry: the configured phone matching, and the
+/// mapping, which says which AD-style types are known (CONTRACT §6).
 #[derive(Debug, Clone, Copy)]
 pub struct MatchContext<'a> {
     pub phone: &'a PhoneRules,
+    pub mapping: &'a Mapping,
 }
 
 /// How an attribute description in a filter resolves.
@@ -100,7 +103,7 @@ pub fn evaluate(f: &LdapFilter, e: &Entry, ctx: &MatchContext<'_>) -> Tri {
         }
         LdapFilter::Not(inner) => !evaluate(inner, e, ctx),
         LdapFilter::Present(attr) => match describe(attr) {
-            Described::Known(at) => match known_values(e, at) {
+            Described::Known(at) => match known_values(e, at, ctx) {
                 Some(values) => Tri::from_bool(!values.is_empty()),
                 None => Tri::Undefined,
             },
@@ -109,23 +112,23 @@ pub fn evaluate(f: &LdapFilter, e: &Entry, ctx: &MatchContext<'_>) -> Tri {
             Described::WithOptions => Tri::False,
         },
         LdapFilter::Equality(attr, value) => {
-            with_values(attr, e, |at, values| equality(at, values, value, ctx))
+            with_values(attr, e, ctx, |at, values| equality(at, values, value, ctx))
         }
         LdapFilter::Approx(attr, value) => {
-            with_values(attr, e, |at, values| approx(at, values, value, ctx))
+            with_values(attr, e, ctx, |at, values| approx(at, values, value, ctx))
         }
-        LdapFilter::GreaterOrEqual(attr, value) => with_values(attr, e, |at, values| {
+        LdapFilter::GreaterOrEqual(attr, value) => with_values(attr, e, ctx, |at, values| {
             ordering(at.ordering, values, value, |o| {
                 o != std::cmp::Ordering::Less
             })
         }),
-        LdapFilter::LessOrEqual(attr, value) => with_values(attr, e, |at, values| {
+        LdapFilter::LessOrEqual(attr, value) => with_values(attr, e, ctx, |at, values| {
             ordering(at.ordering, values, value, |o| {
                 o != std::cmp::Ordering::Greater
             })
         }),
         LdapFilter::Substring(attr, sub) => {
-            with_values(attr, e, |at, values| substrings(at, values, sub, ctx))
+            with_values(attr, e, ctx, |at, values| substrings(at, values, sub, ctx))
         }
         LdapFilter::Extensible(mra) => extensible(mra, e, ctx),
     }
@@ -136,6 +139,7 @@ pub fn evaluate(f: &LdapFilter, e: &Entry, ctx: &MatchContext<'_>) -> Tri {
 fn with_values(
     attr: &str,
     e: &Entry,
+    ctx: &MatchContext<'_>,
     test: impl Fn(&'static AttributeType, &[String]) -> Tri,
 ) -> Tri {
     match describe(attr) {
@@ -147,21 +151,17 @@ fn with_values(
                 _ => Tri::False,
             }
         }
-        Described::Known(at) => match known_values(e, at) {
+        Described::Known(at) => match known_values(e, at, ctx) {
             Some(values) => test(at, &values),
             None => Tri::Undefined,
         },
     }
 }
 
-/// The values of a known type, or `None` when the type is unknown here (CONTRACT §6): an
-/// AD-style type only a configured mapping serves (`ipPhone`) is known in an entry that
-/// holds it, since only a mapping can have put it there; the evaluator does not see the
-/// mapping, so with such a mapping an entry lacking the value evaluates Undefined, not
-/// FALSE (the translator, which sees the mapping, still asks Graph for a superset).
-fn known_values(e: &Entry, at: &AttributeType) -> Option<Vec<String>> {
-    let values = values_with_subtypes(e, at);
-    (at.always_known() || !values.is_empty()).then_some(values)
+/// The values of a known type, or `None` when the type is unknown (CONTRACT §6): an
+/// AD-style type (`ipPhone`) is known only where the mapping serves it.
+fn known_values(e: &Entry, at: &AttributeType, ctx: &MatchContext<'_>) -> Option<Vec<String>> {
+    ctx.mapping.knows(at).then(|| values_with_subtypes(e, at))
 }
 
 /// The values an assertion on `at` sees: those of `at` and of its subtypes (RFC 4512
@@ -367,7 +367,7 @@ fn extensible(mra: &LdapMatchingRuleAssertion, e: &Entry, ctx: &MatchContext<'_>
     };
     let at = match &mra.type_ {
         Some(t) => match describe(t) {
-            Described::Known(at) if known_values(e, at).is_none() => return Tri::Undefined,
+            Described::Known(at) if known_values(e, at, ctx).is_none() => return Tri::Undefined,
             Described::Known(at) => Some(at),
             Described::WithOptions => return Tri::False,
             Described::Unknown => return Tri::Undefined,
@@ -874,7 +874,10 @@ mod tests {
 
     fn eval_mode(filter: &str, mode: PhoneMatch) -> Tri {
         let phone = rules(mode);
-        let ctx = MatchContext { phone: &phone };
+        let ctx = MatchContext {
+            phone: &phone,
+            mapping: &Mapping::default_mapping(),
+        };
         evaluate(&parse_filter(filter).unwrap(), &user(), &ctx)
     }
 
@@ -1114,16 +1117,36 @@ mod tests {
         assert_eq!(eval("(!(homePhone=*))"), Tri::True);
         assert_eq!(eval("(!(department=*))"), Tri::True);
         assert_eq!(eval("(|(cn=john smith)(ipPhone=1))"), Tri::True);
-        // A mapping that serves ipPhone puts its values in entries: there it is known.
+        // A mapping that serves ipPhone makes it known: an entry with a value matches
+        // on it, and one without it is absent (FALSE), not Undefined.
+        let serving = Mapping::with_parsed_overrides(
+            &[crate::directory::mapping::Override::parse("ipPhone", "officeLocation").unwrap()],
+            &[],
+        );
+        let phone = rules(PhoneMatch::Rfc4517);
+        let ctx = MatchContext {
+            phone: &phone,
+            mapping: &serving,
+        };
         let mut e = user();
+        let without = user();
         if let Some(at) = schema::attribute("ipPhone") {
             e.push(at, vec!["12 34".to_string()]);
         }
-        let phone = rules(PhoneMatch::Rfc4517);
-        let ctx = MatchContext { phone: &phone };
-        let on = |f: &str| evaluate(&parse_filter(f).unwrap(), &e, &ctx);
-        assert_eq!(on("(ipPhone=1234)"), Tri::True);
-        assert_eq!(on("(!(ipPhone=99))"), Tri::True);
+        let on = |f: &str, e: &Entry| evaluate(&parse_filter(f).unwrap(), e, &ctx);
+        assert_eq!(on("(ipPhone=1234)", &e), Tri::True);
+        assert_eq!(on("(!(ipPhone=99))", &e), Tri::True);
+        assert_eq!(on("(!(ipPhone=*))", &without), Tri::True);
+        assert_eq!(on("(ipPhone=1234)", &without), Tri::False);
+        // The same entry under the default mapping: ipPhone is unknown.
+        let default_ctx = MatchContext {
+            phone: &phone,
+            mapping: &Mapping::default_mapping(),
+        };
+        assert_eq!(
+            evaluate(&parse_filter("(ipPhone=1234)").unwrap(), &e, &default_ctx),
+            Tri::Undefined
+        );
     }
 
     #[test]
@@ -1353,7 +1376,10 @@ mod tests {
         #[test]
         fn evaluate_is_consistent_with_not(f in arb_filter()) {
             let phone = rules(PhoneMatch::E164);
-            let ctx = MatchContext { phone: &phone };
+            let ctx = MatchContext {
+            phone: &phone,
+            mapping: &Mapping::default_mapping(),
+        };
             let e = user();
             let direct = evaluate(&f, &e, &ctx);
             let negated = evaluate(&LdapFilter::Not(Box::new(f.clone())), &e, &ctx);
@@ -1365,7 +1391,10 @@ mod tests {
         #[test]
         fn and_or_follow_de_morgan(a in arb_filter(), b in arb_filter()) {
             let phone = rules(PhoneMatch::E164);
-            let ctx = MatchContext { phone: &phone };
+            let ctx = MatchContext {
+            phone: &phone,
+            mapping: &Mapping::default_mapping(),
+        };
             let e = user();
             let not = |f: LdapFilter| LdapFilter::Not(Box::new(f));
             let and = evaluate(&LdapFilter::And(vec![a.clone(), b.clone()]), &e, &ctx);

@@ -37,6 +37,17 @@ pub struct Mapping {
 }
 
 impl Mapping {
+    /// Whether `at` is a known type (CONTRACT §6): standard, mapped by default, or an
+    /// AD-style type (`ipPhone`) that this mapping serves in either collection.
+    pub fn knows(&self, at: &AttributeType) -> bool {
+        at.always_known()
+            || [Collection::Users, Collection::Contacts].iter().any(|c| {
+                self.for_collection(*c)
+                    .iter()
+                    .any(|m| std::ptr::eq(m.attr, at))
+            })
+    }
+
     /// The mappings of one collection.
     pub fn for_collection(&self, c: Collection) -> &[AttributeMapping] {
         match c {

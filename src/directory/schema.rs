@@ -1308,10 +1308,10 @@ impl ObjectClass {
 
 /// Every matching rule the attribute table uses, with the syntax it asserts
 /// (RFC 4517 §4.2), as `matchingRules` values.
-fn matching_rule_descriptions() -> Vec<String> {
+fn matching_rule_descriptions(known: &dyn Fn(&AttributeType) -> bool) -> Vec<String> {
     let mut seen: Vec<(&str, &str)> = Vec::new();
     let mut out = Vec::new();
-    for at in ATTRIBUTES.iter().filter(|at| at.always_known()) {
+    for at in ATTRIBUTES.iter().filter(|at| known(at)) {
         for rule in [at.equality.rule(), at.ordering.rule(), at.substrings.rule()]
             .into_iter()
             .flatten()
@@ -1340,10 +1340,11 @@ fn assertion_syntax(rule: &str, attribute_syntax: &'static str) -> &'static str 
 }
 
 /// The `cn=Subschema` subentry (RFC 4512 §4.2): every attribute type the gateway knows
-/// (CONTRACT §6: standard and mapped by default, not the `AdOptional` ones), object class,
-/// matching rule and syntax the gateway serves (python-ldap3 rejects names missing here,
-/// CONTRACT §8), with its own operational attributes (CONTRACT §4).
-pub fn subschema_entry() -> super::entry::Entry {
+/// (CONTRACT §6: standard, mapped by default, or an AD-style one `known` says the
+/// configured mapping serves), object class, matching rule and syntax the gateway serves
+/// (python-ldap3 rejects names missing here, CONTRACT §8), with its own operational
+/// attributes (CONTRACT §4).
+pub fn subschema_entry(known: &dyn Fn(&AttributeType) -> bool) -> super::entry::Entry {
     let mut entry = super::entry::Entry::new("cn=Subschema");
     let add = |entry: &mut super::entry::Entry, name: &str, values: Vec<String>| {
         if let Some(at) = attribute(name) {
@@ -1368,13 +1369,17 @@ pub fn subschema_entry() -> super::entry::Entry {
             .map(|(oid, desc)| format!("( {oid} DESC '{desc}' )"))
             .collect(),
     );
-    add(&mut entry, "matchingRules", matching_rule_descriptions());
+    add(
+        &mut entry,
+        "matchingRules",
+        matching_rule_descriptions(known),
+    );
     add(
         &mut entry,
         "attributeTypes",
         ATTRIBUTES
             .iter()
-            .filter(|at| at.always_known())
+            .filter(|at| known(at))
             .map(AttributeType::description)
             .collect(),
     );
@@ -1570,7 +1575,7 @@ mod tests {
 
     #[test]
     fn subschema_lists_everything() {
-        let e = subschema_entry();
+        let e = subschema_entry(&AttributeType::always_known);
         let ats = e.get(attribute("attributeTypes").unwrap()).unwrap();
         let known: Vec<&AttributeType> = ATTRIBUTES.iter().filter(|a| a.always_known()).collect();
         assert_eq!(ats.len(), known.len());
@@ -1587,6 +1592,12 @@ mod tests {
                 "{d}"
             );
         }
+        // A type a configured mapping serves is published (CONTRACT §6, §9).
+        let ip_phone = attribute("ipPhone").unwrap();
+        let served = subschema_entry(&|at| at.always_known() || std::ptr::eq(at, ip_phone));
+        let served_ats = served.get(attribute("attributeTypes").unwrap()).unwrap();
+        assert_eq!(served_ats.len(), known.len() + 1);
+        assert!(served_ats.iter().any(|d| d.contains("'ipPhone'")));
         let ocs = e.get(attribute("objectClasses").unwrap()).unwrap();
         assert_eq!(ocs.len(), OBJECT_CLASSES.len());
         let mrs = e.get(attribute("matchingRules").unwrap()).unwrap();

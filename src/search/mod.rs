@@ -203,7 +203,10 @@ impl Directory {
     }
 
     fn match_context(&self) -> MatchContext<'_> {
-        MatchContext { phone: &self.phone }
+        MatchContext {
+            phone: &self.phone,
+            mapping: &self.mapping,
+        }
     }
 
     /// True when `f` holds for `e` (Undefined and False both exclude).
@@ -318,7 +321,7 @@ impl Directory {
             },
             Target::Subschema => {
                 if matches!(scope, LdapSearchScope::Base | LdapSearchScope::Subtree) {
-                    fixed.push(schema::subschema_entry());
+                    fixed.push(schema::subschema_entry(&|at| self.mapping.knows(at)));
                 }
             }
             Target::Base => match scope {

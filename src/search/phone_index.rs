@@ -568,7 +568,10 @@ mod tests {
         let tree = Tree::new("dc=example,dc=com").unwrap();
         for mode in [PhoneMatch::E164, PhoneMatch::Rfc4517] {
             let r = rules(mode);
-            let ctx = MatchContext { phone: &r };
+            let ctx = MatchContext {
+                phone: &r,
+                mapping: &m,
+            };
             let mut ix = index(mode);
             for (i, v) in stored.iter().enumerate() {
                 let obj = json!({"id": format!("u{i}"), "userPrincipalName": format!("u{i}@x"),

@@ -351,7 +351,7 @@ fn item(
     let Some(at) = schema::attribute(name) else {
         return Translated::undefined();
     };
-    if !at.always_known() && !serves_anywhere(ctx.mapping, at) {
+    if !ctx.mapping.knows(at) {
         return Translated::undefined();
     }
     if at.name.eq_ignore_ascii_case("objectClass") {
@@ -454,16 +454,6 @@ fn attribute_sources<'m>(
         .filter(|m| m.attr.is_subtype_of(at))
         .map(|m| &m.source)
         .collect()
-}
-
-/// True when the mapping serves `at` in either collection (an AD-style type is then known).
-fn serves_anywhere(mapping: &Mapping, at: &AttributeType) -> bool {
-    [Collection::Users, Collection::Contacts].iter().any(|c| {
-        mapping
-            .for_collection(*c)
-            .iter()
-            .any(|m| std::ptr::eq(m.attr, at))
-    })
 }
 
 /// The key property is never absent: entries without it are not served (CONTRACT §4).

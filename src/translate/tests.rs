@@ -1596,7 +1596,10 @@ fn check_recall(mode: Mode, f: &LdapFilter, users: &[Value]) -> Result<(), TestC
     }
     let found = returned_by_graph(&plan, users)?;
     let tree = Tree::new("dc=example,dc=com").map_err(TestCaseError::fail)?;
-    let local = MatchContext { phone: &rules };
+    let local = MatchContext {
+        phone: &rules,
+        mapping: &mapping,
+    };
     for (u, found) in users.iter().zip(found) {
         let Some(entry) = mapping.to_entry(Collection::Users, u, &tree) else {
             continue;
