@@ -51,6 +51,11 @@ struct OutcomeLabel {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CredentialLabel {
+    credential: &'static str,
+}
+
 type LatencyFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// What `/healthz` reports: listeners bound, a token obtained, and the last token error.
@@ -83,6 +88,9 @@ pub struct GraphMetrics {
     throttle_limit: Gauge<f64, AtomicU64>,
     tokens: Family<OutcomeLabel, Counter>,
     token_lifetime: Gauge,
+    credential_expiry_days: Family<CredentialLabel, Gauge<f64, AtomicU64>>,
+    /// When the credential stops being valid, in Unix seconds (unset: not known).
+    credential_not_after: Arc<Mutex<Option<i64>>>,
     health: Arc<Health>,
 }
 
@@ -123,6 +131,8 @@ impl Default for GraphMetrics {
             throttle_limit: Gauge::default(),
             tokens: Family::default(),
             token_lifetime: Gauge::default(),
+            credential_expiry_days: Family::default(),
+            credential_not_after: Arc::default(),
             health: Arc::default(),
         }
     }
@@ -279,6 +289,26 @@ impl GraphMetrics {
         *lock(&self.health.last_token_error) = None;
     }
 
+    /// The credential (a certificate) stops being valid at `not_after` (Unix seconds).
+    pub fn credential_expires_at(&self, not_after: i64) {
+        *lock(&self.credential_not_after) = Some(not_after);
+    }
+
+    fn update_expiry(&self) {
+        if let Some(not_after) = *lock(&self.credential_not_after) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or_default();
+            // A family, so that nothing is exported while the expiry is unknown.
+            self.credential_expiry_days
+                .get_or_create(&CredentialLabel {
+                    credential: "certificate",
+                })
+                .set((not_after as f64 - now) / 86_400.0);
+        }
+    }
+
     /// A token request failed with `error` (already redacted by the caller).
     pub fn token_failed(&self, error: &str) {
         self.tokens
@@ -419,6 +449,11 @@ impl Metrics {
             graph.token_lifetime.clone(),
         );
         r.register(
+            "graph_credential_expiry_days",
+            "Days until the client certificate expires (negative: expired); absent for client secrets",
+            graph.credential_expiry_days.clone(),
+        );
+        r.register(
             "search_cache_hits",
             "Graph queries answered from the answer cache",
             search.cache_hits.clone(),
@@ -482,6 +517,7 @@ impl Metrics {
     /// The scrape: OpenMetrics text.
     pub fn render(&self) -> String {
         self.search.update_age();
+        self.graph.update_expiry();
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -602,6 +638,31 @@ mod tests {
         assert!(m.unhealthy().unwrap().contains("AADSTS7000222"));
         m.graph.token_obtained(Duration::from_secs(3599));
         assert_eq!(m.unhealthy(), None);
+    }
+
+    #[test]
+    fn credential_expiry_counts_down_in_days() {
+        let m = Metrics::new();
+        assert!(
+            !m.render().contains("expiry_days{"),
+            "unknown expiry is not exported"
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        m.graph.credential_expires_at(now + 10 * 86_400 - 60);
+        let days = m
+            .render()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(
+                    "ldap_graph_gateway_graph_credential_expiry_days{credential=\"certificate\"} ",
+                )
+            })
+            .map(|v| v.parse::<f64>().unwrap())
+            .unwrap();
+        assert!(days > 9.9 && days < 10.0, "{days}");
     }
 
     #[test]

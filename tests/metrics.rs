@@ -379,3 +379,64 @@ async fn connections_over_the_cap_are_counted_as_refused() {
     server.shutdown(Duration::from_secs(1)).await;
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_certificate_credential_exports_its_expiry_in_days() {
+    use ldap_graph_gateway::graph::Credential;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    // A throw-away certificate valid for 30 days, made for this run only.
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+        ])
+        .args(["-subj", "/CN=ldap-graph-gateway-metrics-test", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("the openssl command is installed");
+    assert!(made.status.success(), "{made:?}");
+    let tenant = Tenant::sample();
+    let (tenant_id, client_id) = (tenant.tenant_id.clone(), tenant.client_id.clone());
+    let emu = graph_emulator::start(tenant, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut cfg = Config::demo(listen, &emu.base_url(), &tenant_id, &client_id, "unused").unwrap();
+    cfg.graph.client.credential = Credential::Certificate {
+        cert_file: cert,
+        key_file: key,
+    };
+    cfg.metrics.listen = vec![listen];
+    let (_gw, server, observed) = app::start_observed(&cfg).await.unwrap();
+    // The emulator cannot verify assertion signatures and refuses them (AADSTS700027),
+    // so the expiry is known (read before the request) while no token is.
+    let mut last = (0, String::new());
+    for _ in 0..50 {
+        last = get(observed.addrs[0], "/healthz").await;
+        if last.1.contains("700027") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(last.0, 503, "{}", last.1);
+    assert!(last.1.contains("700027"), "{}", last.1);
+    let (_, text) = get(observed.addrs[0], "/metrics").await;
+    let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let days = parsed
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == format!("{P}graph_credential_expiry_days")
+                && s.labels.get("credential") == Some("certificate")
+        })
+        .map(|s| match s.value {
+            prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        });
+    let days = days.unwrap_or_else(|| panic!("no credential expiry in\n{text}"));
+    assert!(days > 29.9 && days <= 30.0, "{days}");
+    server.shutdown(Duration::from_secs(1)).await;
+    emu.shutdown().await;
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::assertion::signed_assertion;
+use super::assertion::{certificate_not_after, signed_assertion};
 use super::error::GraphError;
 use super::settings::Credential;
 use crate::metrics::GraphMetrics;
@@ -329,6 +329,9 @@ impl TokenSource {
             } => {
                 let assertion =
                     signed_assertion(cert_file, key_file, &self.client_id, &self.token_url)?;
+                if let Ok(not_after) = certificate_not_after(cert_file) {
+                    self.metrics.credential_expires_at(not_after);
+                }
                 form.push((
                     "client_assertion_type",
                     JWT_BEARER_ASSERTION_TYPE.to_string(),
