@@ -10,6 +10,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::accounts::BindAccount;
 use crate::directory::tree::Target;
+use crate::metrics::LdapMetrics;
 use crate::search::Directory;
 
 /// Limits and policies of the LDAP edge (docs/configuration.md). The configuration sets
@@ -52,6 +53,8 @@ pub struct Gateway {
     pub accounts: Vec<BindAccount>,
     /// The current TLS acceptor, swapped on reload; `None` without `[tls]`.
     pub tls: Option<ArcSwap<TlsAcceptor>>,
+    /// Where the edge counts operations and connections.
+    pub metrics: LdapMetrics,
 }
 
 impl Gateway {

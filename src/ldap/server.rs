@@ -118,6 +118,7 @@ async fn accept_loop(
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             warn!(%peer, limit = gw.limits.max_connections, "connection refused: max_connections reached");
+            gw.metrics.connection_refused();
             tracker.spawn(refuse(stream));
             continue;
         };
