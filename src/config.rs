@@ -1833,7 +1833,7 @@ include_contacts = true
 }
 
 /// Each rule the checker used to keep a copy of, and how the copy disagreed with the
-/// module that owns the value (issue 8): now the owner's parser decides, and `check`
+/// module that owns the value: now the owner's parser decides, and `check`
 /// (this parser) and `serve` (`app::build_gateway`) accept exactly the same files.
 #[cfg(test)]
 mod one_parser_per_value {
