@@ -22,8 +22,11 @@ pub const FIRST_DELAY: Duration = Duration::from_millis(250);
 pub const MAX_DELAY: Duration = Duration::from_secs(4);
 /// Addresses remembered at most; beyond it the one idle longest is forgotten.
 pub const MAX_ADDRESSES: usize = 4096;
-/// Password verifications (argon2id, about 19 MiB and tens of ms each) running at once.
-pub const VERIFY_POOL: usize = 2;
+/// Password verifications (argon2id, about 19 MiB and tens of ms each) running at once:
+/// half the cores, at least one, so binds never take every core from searches.
+pub fn verify_pool_size() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
 
 /// What a bind from an address may do now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +152,7 @@ impl BindGuard {
     pub fn new() -> BindGuard {
         BindGuard {
             table: Arc::new(Mutex::new(FailureTable::default())),
-            pool: Arc::new(Semaphore::new(VERIFY_POOL)),
+            pool: Arc::new(Semaphore::new(verify_pool_size())),
         }
     }
 
