@@ -23,7 +23,7 @@ use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span, debug, info, info_span, warn};
 
-use super::codec::{Incoming, SafeCodec};
+use super::codec::{FramingError, Incoming, SafeCodec};
 use super::gateway::{Gateway, Identity};
 use super::outbox::Out;
 use super::paged::{self, PagedStore};
@@ -167,6 +167,10 @@ async fn run(
                 idle_deadline = Instant::now() + idle;
                 let msg = match incoming {
                     None => break,
+                    Some(Err(FramingError::Io(e))) => {
+                        debug!(error = %e, "connection lost");
+                        break;
+                    }
                     Some(Err(e)) => {
                         // The client's fault, not the server's: once, ending the connection.
                         info!(error = %e, "client sent an unreadable PDU; ending the connection");
