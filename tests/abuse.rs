@@ -1,4 +1,4 @@
-//! Issue 12 item 4 and the PROXY protocol of item 3, over real sockets: failed binds from
+//! Bind and connection abuse and the PROXY protocol, over real sockets: failed binds from
 //! one address are slowed, then refused with 49, while another address searches at full
 //! speed; the per-client connection cap; a trusted balancer's PROXY header makes the real
 //! client the one those limits count. Clients come from distinct loopback addresses

@@ -1,7 +1,6 @@
-//! Issue 12 item 3: two gateway processes (the built binary, `serve`) on one Graph
+//! Two gateway processes (the built binary, `serve`) on one Graph
 //! emulator behind a real HAProxy in TCP mode with `send-proxy-v2` and LDAP health checks
-//! (`option ldap-check`: an anonymous bind; the gateway has no HTTP health endpoint on
-//! this branch). Several clients search continuously through HAProxy; one gateway is
+//! (`option ldap-check`: an anonymous bind). Several clients search continuously through HAProxy; one gateway is
 //! killed (SIGKILL) mid-run. Only searches in flight on the killed instance may fail, and
 //! every later search succeeds. Loopback only, bounded in time; skipped, saying so, when
 //! HAProxy is not installed (scripts/test installs it).
