@@ -4,6 +4,7 @@
 //! here; protocol and Graph logic do not, and neither does any parsing: the
 //! configuration already holds each module's own types.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,14 +21,26 @@ use crate::ldap::gateway::Gateway;
 use crate::ldap::server::{self, RunningServer};
 use crate::ldap::throttle::BindGuard;
 use crate::ldap::tls;
+use crate::metrics::Metrics;
 use crate::search::{Directory, SearchSettings};
 use crate::translate::explain_plan;
 
-/// The directory (tree, mapping, phone rules, Graph client) a configuration describes.
+/// The directory (tree, mapping, phone rules, Graph client) a configuration describes,
+/// recording nowhere (`check`, `explain`).
 pub fn build_directory(cfg: &Config) -> Result<Directory, String> {
+    build_recording_directory(cfg, &Metrics::new()).map(|(d, _)| d)
+}
+
+/// The directory, its engine and Graph client recording into `metrics`, and a handle to
+/// that Graph client (sharing its token cache).
+fn build_recording_directory(
+    cfg: &Config,
+    metrics: &Metrics,
+) -> Result<(Directory, GraphClient), String> {
     let mapping = Mapping::with_parsed_overrides(&cfg.mapping.users, &cfg.mapping.contacts);
     let phone = PhoneRules::for_region(cfg.phone.match_mode, cfg.phone.default_region);
-    let graph = GraphClient::new(cfg.graph.client.clone()).map_err(|e| format!("graph: {e}"))?;
+    let graph = GraphClient::recording(cfg.graph.client.clone(), metrics.graph.clone())
+        .map_err(|e| format!("graph: {e}"))?;
     let settings = SearchSettings {
         user_filter: cfg.graph.user_filter.clone(),
         include_contacts: cfg.graph.include_contacts,
@@ -40,18 +53,21 @@ pub fn build_directory(cfg: &Config) -> Result<Directory, String> {
         phone_index: cfg.phone.index,
         index_refresh: Duration::from_secs(cfg.phone.index_refresh_secs.max(1)),
     };
-    Ok(Directory::new(
+    let directory = Directory::new(
         cfg.ldap.tree.clone(),
         mapping,
         phone,
         settings,
-        graph,
-    ))
+        graph.clone(),
+    )
+    .recording(metrics.search.clone());
+    Ok((directory, graph))
 }
 
-/// The whole gateway for a configuration (TLS certificates are read here).
-pub fn build_gateway(cfg: &Config) -> Result<Gateway, String> {
-    let directory = build_directory(cfg)?;
+/// The whole gateway for a configuration, recording into `metrics` (TLS certificates are
+/// read here), and its Graph client.
+pub fn build_gateway(cfg: &Config, metrics: &Metrics) -> Result<(Gateway, GraphClient), String> {
+    let (directory, graph) = build_recording_directory(cfg, metrics)?;
     let tls = match &cfg.tls {
         Some(t) => Some(ArcSwap::from_pointee(tls::load_acceptor(
             &t.cert_file,
@@ -60,23 +76,66 @@ pub fn build_gateway(cfg: &Config) -> Result<Gateway, String> {
         )?)),
         None => None,
     };
-    Ok(Gateway {
-        directory,
-        limits: cfg.ldap.limits.clone(),
-        accounts: cfg.ldap.accounts.clone(),
-        tls,
-        binds: BindGuard::new(),
-    })
+    Ok((
+        Gateway {
+            directory,
+            limits: cfg.ldap.limits.clone(),
+            accounts: cfg.ldap.accounts.clone(),
+            tls,
+            binds: BindGuard::new(),
+            metrics: metrics.ldap.clone(),
+        },
+        graph,
+    ))
 }
 
 /// Starts the listeners of a configuration.
 pub async fn start(cfg: &Config) -> Result<(Arc<Gateway>, RunningServer), String> {
-    let gw = Arc::new(build_gateway(cfg)?);
+    start_observed(cfg)
+        .await
+        .map(|(gw, running, _)| (gw, running))
+}
+
+/// The metrics of a started gateway and where `/metrics` and `/healthz` are served
+/// (empty with `[metrics] listen` unset).
+pub struct Observed {
+    pub metrics: Metrics,
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// Starts the listeners of a configuration, and the metrics listener when configured.
+/// With one, a token is fetched at once (and again until one is obtained) so that
+/// `/healthz` turns 200 without waiting for the first search.
+pub async fn start_observed(
+    cfg: &Config,
+) -> Result<(Arc<Gateway>, RunningServer, Observed), String> {
+    let metrics = Metrics::new();
+    let (gw, graph) = build_gateway(cfg, &metrics)?;
+    let gw = Arc::new(gw);
+    let mut addrs = Vec::new();
+    for addr in &cfg.metrics.listen {
+        addrs.push(metrics.serve(*addr).await.map_err(|e| e.to_string())?);
+    }
     gw.directory.start_phone_index();
     let running = server::start(gw.clone(), &cfg.ldap.listen, &cfg.ldap.ldaps_listen)
         .await
         .map_err(|e| e.to_string())?;
-    Ok((gw, running))
+    metrics.listeners_bound();
+    if !addrs.is_empty() {
+        tokio::spawn(obtain_first_token(graph));
+    }
+    Ok((gw, running, Observed { metrics, addrs }))
+}
+
+/// Fetches a token until one is obtained, waiting 1 s, then longer (up to 30 s), between
+/// tries; the client records each outcome for `/healthz`.
+async fn obtain_first_token(graph: GraphClient) {
+    let mut pause = Duration::from_secs(1);
+    while let Err(e) = graph.fetch_token().await {
+        tracing::warn!(error = %e, "no Graph access token yet; /healthz answers 503");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
 }
 
 /// Re-reads the TLS certificate and key; open connections keep their session.
@@ -96,7 +155,7 @@ pub fn reload_tls(cfg: &Config, gw: &Gateway) {
 /// `serve`: runs until SIGTERM or SIGINT; SIGHUP re-reads the TLS certificate.
 pub async fn serve(cfg: Config) -> Result<(), String> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (gw, running) = start(&cfg).await?;
+    let (gw, running, _observed) = start_observed(&cfg).await?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);

@@ -31,6 +31,14 @@ pub struct Config {
     pub search: SearchConfig,
     pub phone: PhoneConfig,
     pub mapping: MappingConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: the HTTP listener serving Prometheus `/metrics` and `/healthz`
+/// (docs/operations.md); off while `listen` is empty, as it is by default.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetricsConfig {
+    pub listen: Vec<SocketAddr>,
 }
 
 /// `[ldap]`: listeners, the naming context, binds and per-connection limits.
@@ -252,6 +260,7 @@ impl Config {
             search: SearchConfig::default(),
             phone: PhoneConfig::default(),
             mapping: MappingConfig::default(),
+            metrics: MetricsConfig::default(),
         })
     }
 }
@@ -293,6 +302,13 @@ struct RawConfig {
     search: Option<RawSearch>,
     phone: Option<RawPhone>,
     mapping: Option<RawMapping>,
+    metrics: Option<RawMetrics>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<Sp<Vec<Sp<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -493,6 +509,7 @@ impl ConfigReader<'_> {
         let search = self.search(raw.search)?;
         let phone = self.phone(raw.phone)?;
         let mapping = self.mapping(raw.mapping)?;
+        let metrics = self.metrics(raw.metrics)?;
         Ok(Config {
             ldap,
             tls,
@@ -500,6 +517,7 @@ impl ConfigReader<'_> {
             search,
             phone,
             mapping,
+            metrics,
         })
     }
 
@@ -946,6 +964,14 @@ impl ConfigReader<'_> {
         })
     }
 
+    fn metrics(&self, raw: Option<RawMetrics>) -> Result<MetricsConfig, ConfigError> {
+        let listen = match raw.and_then(|r| r.listen) {
+            Some(l) => self.socket_addrs("metrics.listen", &l)?,
+            None => Vec::new(),
+        };
+        Ok(MetricsConfig { listen })
+    }
+
     fn phone(&self, raw: Option<RawPhone>) -> Result<PhoneConfig, ConfigError> {
         let Some(raw) = raw else {
             return Ok(PhoneConfig::default());
@@ -1205,6 +1231,31 @@ client_secret = "s3cr3t-VALUE-never-shown"
         assert_eq!(config.search, SearchConfig::default());
         assert_eq!(config.phone, PhoneConfig::default());
         assert_eq!(config.mapping, MappingConfig::default());
+    }
+
+    #[test]
+    fn metrics_listener_is_off_by_default_and_parsed_like_ldap_listen() {
+        let head = "[ldap]\nbase_dn = \"dc=x\"\n[graph]\ntenant_id = \"t\"\nclient_id = \"c\"\n\
+                    client_secret = \"not-a-real-secret\"\n";
+        assert!(Config::parse(head, "c").unwrap().metrics.listen.is_empty());
+        let on = format!("{head}[metrics]\nlisten = [\" 127.0.0.1:9389\", \"[::1]:9389\"]\n");
+        assert_eq!(
+            Config::parse(&on, "c").unwrap().metrics.listen,
+            vec![
+                "127.0.0.1:9389".parse::<SocketAddr>().unwrap(),
+                "[::1]:9389".parse().unwrap()
+            ]
+        );
+        let bad = format!("{head}[metrics]\nlisten = [\"localhost:9389\"]\n");
+        let e = Config::parse(&bad, "c").unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), ("metrics.listen", Some(8)), "{e}");
+        let unknown = format!("{head}[metrics]\nport = 9389\n");
+        assert!(
+            Config::parse(&unknown, "c")
+                .unwrap_err()
+                .message
+                .contains("unknown field")
+        );
     }
 
     /// Every key the parser accepts is documented in the example and in docs/configuration.md.
@@ -1942,7 +1993,7 @@ include_contacts = true
 }
 
 /// Each rule the checker used to keep a copy of, and how the copy disagreed with the
-/// module that owns the value (issue 8): now the owner's parser decides, and `check`
+/// module that owns the value: now the owner's parser decides, and `check`
 /// (this parser) and `serve` (`app::build_gateway`) accept exactly the same files.
 #[cfg(test)]
 mod one_parser_per_value {

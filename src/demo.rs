@@ -19,18 +19,23 @@ pub async fn run(listen: SocketAddr) -> Result<(), String> {
     let emulator = graph_emulator::start(tenant, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .map_err(|e| format!("cannot start the Graph emulator: {e}"))?;
-    let config = Config::demo(
+    let mut config = Config::demo(
         listen,
         &emulator.base_url(),
         &tenant_id,
         &client_id,
         &secret,
     )?;
-    let (_gateway, running) = app::start(&config).await?;
+    // Metrics on a free loopback port: the demo shows where, rather than claiming one.
+    config.metrics.listen = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
+    let (_gateway, running, observed) = app::start_observed(&config).await?;
     let addr = running.ldap_addrs.first().copied().unwrap_or(listen);
     let base = config.ldap.tree.base_dn();
     println!("ldap-graph-gateway demo: a sample tenant served over LDAP on {addr}");
     println!("Microsoft Graph emulator on {}", emulator.base_url());
+    for m in &observed.addrs {
+        println!("Prometheus metrics on http://{m}/metrics (health: http://{m}/healthz)");
+    }
     println!();
     println!("Try:");
     println!("  ldapsearch -x -H ldap://{addr} -b {base} '(cn=a*)' cn telephoneNumber");

@@ -14,5 +14,6 @@ pub mod directory;
 pub mod error;
 pub mod graph;
 pub mod ldap;
+pub mod metrics;
 pub mod search;
 pub mod translate;

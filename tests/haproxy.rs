@@ -1,6 +1,6 @@
 //! Two gateway processes (the built binary, `serve`) on one Graph
-//! emulator behind a real HAProxy in TCP mode with `send-proxy-v2` and LDAP health checks
-//! (`option ldap-check`: an anonymous bind). Several clients search continuously through HAProxy; one gateway is
+//! emulator behind a real HAProxy in TCP mode with `send-proxy-v2` and health checks
+//! against each gateway's `/healthz` (its `[metrics]` listener). Several clients search continuously through HAProxy; one gateway is
 //! killed (SIGKILL) mid-run. Only searches in flight on the killed instance may fail, and
 //! every later search succeeds. Loopback only, bounded in time; skipped, saying so, when
 //! HAProxy is not installed (scripts/test installs it).
@@ -53,7 +53,12 @@ impl Drop for Reaped {
     }
 }
 
-fn start_gateway(dir: &Path, name: &str, listen: SocketAddr, graph_url: &str) -> Reaped {
+fn start_gateway(
+    dir: &Path,
+    name: &str,
+    (listen, health): (SocketAddr, SocketAddr),
+    graph_url: &str,
+) -> Reaped {
     let t = Tenant::sample();
     let text = format!(
         r#"
@@ -70,6 +75,9 @@ client_id = "{client}"
 client_secret = "{secret}"
 login_url = "{graph_url}"
 graph_url = "{graph_url}"
+
+[metrics]
+listen = ["{health}"]
 "#,
         tenant = t.tenant_id,
         client = t.client_id,
@@ -91,7 +99,13 @@ graph_url = "{graph_url}"
     )
 }
 
-fn haproxy_cfg(front: SocketAddr, g1: SocketAddr, g2: SocketAddr) -> String {
+/// HAProxy in front of two gateways, `(ldap, metrics)` addresses each; the health check
+/// is HTTP `GET /healthz` on the metrics port (so it carries no PROXY header).
+fn haproxy_cfg(
+    front: SocketAddr,
+    (g1, h1): (SocketAddr, SocketAddr),
+    (g2, h2): (SocketAddr, SocketAddr),
+) -> String {
     format!(
         r#"global
     maxconn 256
@@ -112,11 +126,14 @@ frontend ldap
 
 backend gateways
     balance roundrobin
-    option ldap-check
+    option httpchk GET /healthz
+    http-check expect status 200
     default-server send-proxy-v2 check inter 300ms fall 2 rise 1
-    server g1 {g1}
-    server g2 {g2}
-"#
+    server g1 {g1} check port {p1}
+    server g2 {g2} check port {p2}
+"#,
+        p1 = h1.port(),
+        p2 = h2.port(),
     )
 }
 
@@ -216,7 +233,11 @@ async fn two_gateways_behind_haproxy_survive_one_being_killed_mid_run() {
         .await
         .expect("emulator");
     let dir = tempfile::tempdir().expect("tempdir");
-    let (g1, g2, front) = (free_port(), free_port(), free_port());
+    let (g1, g2, front) = (
+        (free_port(), free_port()),
+        (free_port(), free_port()),
+        free_port(),
+    );
     let mut first = start_gateway(dir.path(), "g1", g1, &emu.base_url());
     let _second = start_gateway(dir.path(), "g2", g2, &emu.base_url());
     let cfg = dir.path().join("haproxy.cfg");
@@ -258,7 +279,7 @@ async fn two_gateways_behind_haproxy_survive_one_being_killed_mid_run() {
     };
     // Both gateways answer directly (through a PROXY header) and through HAProxy.
     let want = matching(&users(&Tenant::sample()), |p| eq(p, "sn", "Bowen"));
-    for addr in [g1, g2] {
+    for addr in [g1.0, g2.0] {
         let mut up = false;
         while !up && Instant::now() < deadline {
             up = TcpStream::connect(addr).await.is_ok();

@@ -46,6 +46,24 @@ pub(crate) fn signed_assertion(
     })
 }
 
+/// When the PEM certificate in `cert_file` stops being valid (its notAfter, RFC 5280
+/// §4.1.2.5), in seconds since the Unix epoch.
+pub(crate) fn certificate_not_after(cert_file: &Path) -> Result<i64, GraphError> {
+    let cert = CertificateDer::from_pem_file(cert_file).map_err(|e| {
+        GraphError::Config(format!(
+            "cannot read a PEM certificate from {}: {e}",
+            cert_file.display()
+        ))
+    })?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(&cert).map_err(|e| {
+        GraphError::Config(format!(
+            "cannot parse the certificate {}: {e}",
+            cert_file.display()
+        ))
+    })?;
+    Ok(parsed.validity().not_after.timestamp())
+}
+
 fn sign_assertion(
     cert: &CertificateDer<'_>,
     key: &PrivateKeyDer<'_>,
@@ -165,6 +183,26 @@ mod tests {
             std::fs::read_to_string(&cert).unwrap(),
             thumbprint,
         )
+    }
+
+    #[test]
+    fn certificate_expiry_is_read_from_not_after() {
+        let (_, cert, _) = test_key_and_cert();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cert.pem");
+        std::fs::write(&path, cert).unwrap();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        // `openssl req -days 1`: valid for one day from now.
+        let not_after = certificate_not_after(&path).unwrap();
+        assert!(
+            (not_after - (now + 86_400)).abs() < 120,
+            "{not_after} vs {now}"
+        );
+        std::fs::write(&path, "not a certificate").unwrap();
+        assert!(certificate_not_after(&path).is_err());
     }
 
     fn base64url_decode(s: &str) -> Vec<u8> {

@@ -18,6 +18,7 @@ use super::settings::{
     GraphSettings, base_prefix, parse_client_id, parse_tenant_id, validated_base_url,
 };
 use super::token::{AccessToken, TokenSource, error_chain};
+use crate::metrics::GraphMetrics;
 
 /// Backoff for 429/503 without `Retry-After` (GRAPH.md §6: "use exponential backoff
 /// when the header is absent"); also the most throttling retries per page.
@@ -59,6 +60,7 @@ struct ClientInner {
     tokens: TokenSource,
     request_timeout: Duration,
     requests_sent: AtomicU64,
+    metrics: GraphMetrics,
 }
 
 impl fmt::Debug for GraphClient {
@@ -98,6 +100,14 @@ impl GraphClient {
     /// Validates the settings (CONTRACT §3: https, or http only for loopback hosts) and
     /// builds the HTTP client. Contacts nothing.
     pub fn new(settings: GraphSettings) -> Result<GraphClient, GraphError> {
+        GraphClient::recording(settings, GraphMetrics::default())
+    }
+
+    /// `new`, counting requests, throttling and tokens into `metrics`.
+    pub fn recording(
+        settings: GraphSettings,
+        metrics: GraphMetrics,
+    ) -> Result<GraphClient, GraphError> {
         // reqwest is built without a default crypto provider (CRATES.md §2); installing
         // fails harmlessly when another part of the process already did it.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -131,7 +141,8 @@ impl GraphClient {
             client_id,
             settings.credential,
             settings.request_timeout,
-        );
+        )
+        .recording(metrics.clone());
         Ok(GraphClient {
             inner: Arc::new(ClientInner {
                 http,
@@ -140,6 +151,7 @@ impl GraphClient {
                 tokens,
                 request_timeout: settings.request_timeout,
                 requests_sent: AtomicU64::new(0),
+                metrics,
             }),
         })
     }
@@ -239,6 +251,12 @@ impl GraphClient {
         self.inner.request_timeout
     }
 
+    /// Obtains an access token now (or confirms the cached one), within one request timeout.
+    pub async fn fetch_token(&self) -> Result<(), GraphError> {
+        let deadline = Instant::now() + self.inner.request_timeout;
+        self.inner.tokens.get(deadline).await.map(|_| ())
+    }
+
     /// Data requests sent to Graph so far, retries included (token requests excluded).
     pub fn requests_sent(&self) -> u64 {
         self.inner.requests_sent.load(Ordering::Relaxed)
@@ -311,6 +329,7 @@ impl GraphClient {
         let (status, response_headers, body) = match outcome {
             Ok(parts) => parts,
             Err(e) => {
+                self.inner.metrics.no_answer(url, started.elapsed());
                 tracing::debug!(
                     url = %shown,
                     error = %error_chain(&e),
@@ -334,6 +353,7 @@ impl GraphClient {
                 });
             }
         };
+        (self.inner.metrics).response(url, status.as_u16(), &response_headers, started.elapsed());
         tracing::debug!(
             url = %shown,
             status = status.as_u16(),
@@ -445,6 +465,7 @@ impl GraphClient {
             )));
         }
         budget.throttle_retries += 1;
+        self.inner.metrics.retry_wait(wait);
         Attempt::RetryAfter(wait)
     }
 }

@@ -10,9 +10,10 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::assertion::signed_assertion;
+use super::assertion::{certificate_not_after, signed_assertion};
 use super::error::GraphError;
 use super::settings::Credential;
+use crate::metrics::GraphMetrics;
 
 /// Form fields of a token request, and the secret to scrub from error text.
 type CredentialForm = (Vec<(&'static str, String)>, Option<String>);
@@ -61,6 +62,7 @@ pub(crate) struct TokenSource {
     /// Held across a fetch, so callers without a valid token wait for one fetch instead of
     /// each starting their own, and only one early refresh runs at a time.
     fetching: Mutex<()>,
+    metrics: GraphMetrics,
 }
 
 /// How early to refresh a token that lives `lifetime`: five minutes, or a tenth of the
@@ -89,7 +91,14 @@ impl TokenSource {
             request_timeout,
             cache: std::sync::Mutex::new(None),
             fetching: Mutex::new(()),
+            metrics: GraphMetrics::default(),
         }
+    }
+
+    /// Counts token requests (and their outcome, for `/healthz`) into `metrics`.
+    pub(crate) fn recording(mut self, metrics: GraphMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub(crate) fn token_url(&self) -> &str {
@@ -205,6 +214,20 @@ impl TokenSource {
     }
 
     async fn fetch(&self, deadline: Instant, budget: Duration) -> Result<CachedToken, GraphError> {
+        let fetched = self.request_token(deadline, budget).await;
+        match &fetched {
+            Ok(t) => (self.metrics)
+                .token_obtained(t.token.expires_at.saturating_duration_since(Instant::now())),
+            Err(e) => self.metrics.token_failed(&e.to_string()),
+        }
+        fetched
+    }
+
+    async fn request_token(
+        &self,
+        deadline: Instant,
+        budget: Duration,
+    ) -> Result<CachedToken, GraphError> {
         let now = Instant::now();
         if now >= deadline || budget.is_zero() {
             return Err(GraphError::Timeout(
@@ -306,6 +329,9 @@ impl TokenSource {
             } => {
                 let assertion =
                     signed_assertion(cert_file, key_file, &self.client_id, &self.token_url)?;
+                if let Ok(not_after) = certificate_not_after(cert_file) {
+                    self.metrics.credential_expires_at(not_after);
+                }
                 form.push((
                     "client_assertion_type",
                     JWT_BEARER_ASSERTION_TYPE.to_string(),

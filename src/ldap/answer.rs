@@ -625,7 +625,7 @@ mod tests {
 
     #[test]
     fn a_time_limit_part_way_through_a_paged_search_is_3_never_an_empty_success() {
-        // Nothing found before the limit: issue 11's silent empty success.
+        // Nothing found before the limit: never a silent empty success (CONTRACT §6).
         let a = complete(timed_out(&[]), &paged(100), limits(1000), None, key());
         assert!(a.entries.is_empty());
         assert_eq!(a.result.code, LdapResultCode::TimeLimitExceeded);

@@ -12,6 +12,7 @@ use tokio_rustls::TlsAcceptor;
 use super::accounts::BindAccount;
 use super::throttle::BindGuard;
 use crate::directory::tree::Target;
+use crate::metrics::LdapMetrics;
 use crate::search::Directory;
 
 /// Limits and policies of the LDAP edge (docs/configuration.md), as the validated
@@ -69,6 +70,8 @@ pub struct Gateway {
     pub tls: Option<ArcSwap<TlsAcceptor>>,
     /// Failed binds per client address, and the bounded pool that verifies passwords.
     pub binds: BindGuard,
+    /// Where the edge counts operations and connections.
+    pub metrics: LdapMetrics,
 }
 
 impl Gateway {

@@ -124,6 +124,7 @@ async fn accept_loop(
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             warn!(peer = %balancer, limit = gw.limits.max_connections, "connection refused: max_connections reached");
+            gw.metrics.connection_refused();
             tracker.spawn(refuse(stream, "too many connections"));
             continue;
         };
@@ -141,6 +142,7 @@ async fn accept_loop(
             let Some(_client_slot) = clients.take(peer.ip(), gw.limits.max_connections_per_client)
             else {
                 info!(%peer, limit = gw.limits.max_connections_per_client, "connection refused: max_connections_per_client reached");
+                gw.metrics.connection_refused();
                 refuse(stream, "too many connections from your address").await;
                 return;
             };

@@ -63,6 +63,7 @@ pub async fn serve(
     let span = info_span!("conn", id = conn_id, %peer);
     async move {
         debug!("connected");
+        let _open = gw.metrics.connection_opened();
         let tls = matches!(stream, Either::Right(_));
         let (tx, rx) = mpsc::channel(64);
         let paged = PagedStore::new(gw.limits.max_paged_searches, gw.limits.paged_ttl);
@@ -210,8 +211,10 @@ async fn run(
                     }
                     Some(Ok(Incoming::Msg(m, critical))) => (*m, critical),
                 };
+                let started = std::time::Instant::now();
                 match handle(&mut conn, msg.0, msg.1).await {
                     Action::Reply(r) => {
+                        conn.gw.metrics.finished(&r, started);
                         if !write(&mut framed, *r).await {
                             break;
                         }
@@ -597,6 +600,7 @@ fn spawn_operation(
     let token = CancellationToken::new();
     conn.ops.insert(id, token.clone());
     let tx = conn.tx.clone();
+    let (metrics, started) = (conn.gw.metrics.clone(), std::time::Instant::now());
     tokio::spawn(
         async move {
             let last = tokio::select! {
@@ -606,6 +610,7 @@ fn spawn_operation(
                 }
                 last = work => last,
             };
+            last.iter().for_each(|m| metrics.finished(m, started));
             let _ = tx.send(Out::Finished(id, last)).await;
         }
         .instrument(span),

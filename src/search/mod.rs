@@ -27,6 +27,7 @@ use crate::directory::schema;
 use crate::directory::tree::{Target, Tree};
 use crate::error::LdapError;
 use crate::graph::{GraphClient, GraphError, GraphRequest};
+use crate::metrics::SearchMetrics;
 use crate::translate::{GraphQuery, PhoneAssertion, PushdownPlan};
 use crate::translate::{TranslateContext, plan_collection};
 use phone_index::PhoneIndex;
@@ -85,6 +86,7 @@ pub struct Directory {
     /// The phone index (None with `[phone] index = false`).
     phone_index: Option<Arc<SharedIndex>>,
     phone_sync: OnceLock<AbortOnDrop>,
+    metrics: SearchMetrics,
 }
 
 /// What a base and scope reach: the fixed entries in scope, and the collections to ask
@@ -136,7 +138,14 @@ impl Directory {
             cache,
             phone_index,
             phone_sync: OnceLock::new(),
+            metrics: SearchMetrics::default(),
         }
+    }
+
+    /// Counts cache hits, coalescing and the phone index into `metrics`.
+    pub fn recording(mut self, metrics: SearchMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The collections a search may reach.
@@ -165,6 +174,7 @@ impl Directory {
             empty: Box::new(move || PhoneIndex::new(rules.clone(), &mapping, &collections)),
             refresh: self.settings.index_refresh,
             request_timeout: self.graph.request_timeout(),
+            metrics: self.metrics.clone(),
         };
         let task = tokio::spawn(sync.run());
         let _ = self.phone_sync.set(AbortOnDrop(task.abort_handle()));
@@ -467,18 +477,28 @@ impl Directory {
         deadline: Instant,
     ) -> Result<Fetched, FetchFailure> {
         if !self.settings.coalesce {
+            self.metrics.graph_fetch();
             return fetch_all(&self.graph, q, limit, deadline)
                 .await
                 .map_err(|e| self.fetch_error(q, &e));
         }
         let graph = self.graph.clone();
         let query = q.clone();
+        let cached = self.cache.contains_key(q);
+        let fetched = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ran = fetched.clone();
         let result = self
             .cache
             .try_get_with(q.clone(), async move {
+                ran.store(true, std::sync::atomic::Ordering::Relaxed);
                 fetch_all(&graph, &query, limit, deadline).await
             })
             .await;
+        match (fetched.load(std::sync::atomic::Ordering::Relaxed), cached) {
+            (true, _) => self.metrics.graph_fetch(),
+            (false, true) => self.metrics.cache_hit(),
+            (false, false) => self.metrics.coalesced(),
+        }
         result.map_err(|e| self.fetch_error(q, e.as_ref()))
     }
 

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::phone_index::{IndexSize, PhoneIndex};
 use crate::directory::Collection;
 use crate::graph::{GraphClient, GraphError};
+use crate::metrics::SearchMetrics;
 use crate::translate::odata::encode_query_value;
 
 /// Whether lookups may use the index, and why not.
@@ -112,6 +113,7 @@ pub struct PhoneSync {
     pub empty: Box<dyn Fn() -> PhoneIndex + Send + Sync>,
     pub refresh: Duration,
     pub request_timeout: Duration,
+    pub metrics: SearchMetrics,
 }
 
 /// Why a round stopped.
@@ -217,6 +219,7 @@ impl PhoneSync {
                         s.index = Some(index);
                     }
                     self.shared.set_status(IndexStatus::Ready);
+                    (self.metrics).phone_index_refreshed(size.objects, size.numbers);
                     tracing::info!(
                         objects = size.objects,
                         numbers = size.numbers,
@@ -237,6 +240,8 @@ impl PhoneSync {
                 match self.delta_round(&mut links).await {
                     Ok(changed) => {
                         failures = 0;
+                        let size = self.shared.size();
+                        (self.metrics).phone_index_refreshed(size.objects, size.numbers);
                         if self.shared.status() != IndexStatus::Ready {
                             self.shared.set_status(IndexStatus::Ready);
                         }

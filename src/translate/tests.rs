@@ -1658,7 +1658,7 @@ fn messy_case() -> impl Strategy<Value = (Vec<String>, Vec<Value>, LdapFilter)> 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
-    /// Issue 11 item 5: every user the local filter accepts is among what Graph is asked
+    /// Recall: every user the local filter accepts is among what Graph is asked
     /// for, whatever the stored spelling (spaces, NFC/NFD, case, empty values, escapes),
     /// in strict mode, e164 mode and non-strict mode.
     #[test]

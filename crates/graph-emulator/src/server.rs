@@ -345,6 +345,11 @@ fn json_response(
             headers.insert(name, value);
         }
     }
+    if status.is_success() {
+        // GRAPH.md §6: Graph reports the resource units a request cost; the emulator
+        // charges one per answered request.
+        headers.insert("x-ms-resource-unit", HeaderValue::from_static("1"));
+    }
     response
 }
 

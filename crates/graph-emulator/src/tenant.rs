@@ -1656,7 +1656,7 @@ impl SampleBuilder {
 }
 
 impl SampleBuilder {
-    /// People stored the way real directories hold them (issue 7): names with leading,
+    /// People stored the way real directories hold them: names with leading,
     /// trailing and repeated spaces, decomposed (NFD) beside precomposed spellings, phone
     /// numbers grouped unlike their national format or with mixed separators, letters,
     /// extensions and a number that does not parse. Added last, so the people before them
