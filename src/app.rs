@@ -17,8 +17,9 @@ use crate::directory::filter::parse_filter;
 use crate::directory::mapping::Mapping;
 use crate::directory::phone::PhoneRules;
 use crate::graph::GraphClient;
-use crate::ldap::gateway::{EdgeLimits, Gateway};
+use crate::ldap::gateway::Gateway;
 use crate::ldap::server::{self, RunningServer};
+use crate::ldap::throttle::BindGuard;
 use crate::ldap::tls;
 use crate::metrics::Metrics;
 use crate::search::{Directory, SearchSettings};
@@ -67,25 +68,6 @@ fn build_recording_directory(
 /// read here), and its Graph client.
 pub fn build_gateway(cfg: &Config, metrics: &Metrics) -> Result<(Gateway, GraphClient), String> {
     let (directory, graph) = build_recording_directory(cfg, metrics)?;
-    let l = &cfg.ldap;
-    let limits = EdgeLimits {
-        max_connections: l.max_connections,
-        max_message_bytes: l.max_message_bytes,
-        // Deep enough that an over-deep filter still decodes and gets a clear result on
-        // its message id (max_filter_depth is checked after decoding); bounded so that
-        // decoding cannot exhaust the stack.
-        max_ber_depth: (l.max_filter_depth * 2 + 16).max(300),
-        max_filter_depth: l.max_filter_depth,
-        idle_timeout_secs: l.idle_timeout_secs,
-        size_limit: l.size_limit,
-        time_limit_secs: l.time_limit_secs,
-        allow_anonymous: l.allow_anonymous,
-        require_tls_for_bind: l.require_tls_for_bind,
-        max_paged_searches: l.max_paged_searches,
-        paged_ttl: EdgeLimits::DEFAULT_PAGED_TTL,
-        max_operations_per_connection: EdgeLimits::DEFAULT_MAX_OPERATIONS_PER_CONNECTION,
-        tls_handshake_timeout: EdgeLimits::DEFAULT_TLS_HANDSHAKE_TIMEOUT,
-    };
     let tls = match &cfg.tls {
         Some(t) => Some(ArcSwap::from_pointee(tls::load_acceptor(
             &t.cert_file,
@@ -97,9 +79,10 @@ pub fn build_gateway(cfg: &Config, metrics: &Metrics) -> Result<(Gateway, GraphC
     Ok((
         Gateway {
             directory,
-            limits,
-            accounts: l.accounts.clone(),
+            limits: cfg.ldap.limits.clone(),
+            accounts: cfg.ldap.accounts.clone(),
             tls,
+            binds: BindGuard::new(),
             metrics: metrics.ldap.clone(),
         },
         graph,
@@ -191,7 +174,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     info!("shutting down; letting in-flight operations finish");
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     running
-        .shutdown(Duration::from_secs(cfg.ldap.time_limit_secs + 5))
+        .shutdown(Duration::from_secs(cfg.ldap.limits.time_limit_secs + 5))
         .await;
     Ok(())
 }

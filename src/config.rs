@@ -6,7 +6,7 @@
 //! never echoes a secret value.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,6 +19,7 @@ use crate::directory::phone::{PhoneMatch, Region};
 use crate::directory::tree::Tree;
 use crate::graph::{Credential, GraphSettings, parse_base_url, parse_client_id, parse_tenant_id};
 use crate::ldap::accounts::{self, AccountSecret, BindAccount};
+use crate::ldap::gateway::EdgeLimits;
 use crate::ldap::tls::TlsVersion;
 
 /// The whole validated configuration.
@@ -47,17 +48,9 @@ pub struct LdapConfig {
     pub ldaps_listen: Vec<SocketAddr>,
     /// The tree under `base_dn`, parsed by the tree itself.
     pub tree: Tree,
-    pub allow_anonymous: bool,
-    pub size_limit: u32,
-    pub time_limit_secs: u64,
-    pub require_tls_for_bind: bool,
     pub accounts: Vec<BindAccount>,
-    pub max_connections: usize,
-    pub max_message_bytes: usize,
-    pub max_filter_depth: usize,
-    pub idle_timeout_secs: u64,
-    /// Simultaneous paged-results searches one connection may keep open.
-    pub max_paged_searches: usize,
+    /// Every other `[ldap]` key, as the edge's own type: the gateway takes it unchanged.
+    pub limits: EdgeLimits,
 }
 
 /// `[tls]`: certificate and key for StartTLS and the LDAPS listeners.
@@ -149,6 +142,13 @@ pub mod defaults {
     pub const MAX_FILTER_DEPTH: usize = 32;
     pub const IDLE_TIMEOUT_SECS: u64 = 300;
     pub const MAX_PAGED_SEARCHES: usize = 8;
+    pub const PAGED_TTL_SECS: u64 = super::EdgeLimits::DEFAULT_PAGED_TTL.as_secs();
+    pub const MAX_OPERATIONS_PER_CONNECTION: usize =
+        super::EdgeLimits::DEFAULT_MAX_OPERATIONS_PER_CONNECTION;
+    pub const TLS_HANDSHAKE_TIMEOUT_SECS: u64 =
+        super::EdgeLimits::DEFAULT_TLS_HANDSHAKE_TIMEOUT.as_secs();
+    pub const MAX_CONNECTIONS_PER_CLIENT: usize =
+        super::EdgeLimits::DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
     pub const TLS_MIN_VERSION: super::TlsVersion = super::TlsVersion::Tls12;
     pub const LOGIN_URL: &str = "https://login.microsoftonline.com";
     pub const GRAPH_URL: &str = "https://graph.microsoft.com";
@@ -163,6 +163,27 @@ pub mod defaults {
     pub const MATCH_MODE: super::PhoneMatch = super::PhoneMatch::E164;
     pub const PHONE_INDEX: bool = true;
     pub const INDEX_REFRESH_SECS: u64 = 60;
+
+    /// The edge limits of an `[ldap]` table that sets no limit key.
+    pub fn edge_limits() -> super::EdgeLimits {
+        super::EdgeLimits {
+            max_connections: MAX_CONNECTIONS,
+            max_connections_per_client: MAX_CONNECTIONS_PER_CLIENT,
+            proxy_protocol: Vec::new(),
+            max_message_bytes: MAX_MESSAGE_BYTES,
+            max_ber_depth: super::EdgeLimits::ber_depth_for(MAX_FILTER_DEPTH),
+            max_filter_depth: MAX_FILTER_DEPTH,
+            idle_timeout_secs: IDLE_TIMEOUT_SECS,
+            size_limit: SIZE_LIMIT,
+            time_limit_secs: TIME_LIMIT_SECS,
+            allow_anonymous: false,
+            require_tls_for_bind: true,
+            max_paged_searches: MAX_PAGED_SEARCHES,
+            paged_ttl: super::Duration::from_secs(PAGED_TTL_SECS),
+            max_operations_per_connection: MAX_OPERATIONS_PER_CONNECTION,
+            tls_handshake_timeout: super::Duration::from_secs(TLS_HANDSHAKE_TIMEOUT_SECS),
+        }
+    }
 }
 
 /// Smallest `max_message_bytes` accepted: a bind or a modest search must fit.
@@ -215,16 +236,12 @@ impl Config {
                 listen: vec![listen],
                 ldaps_listen: Vec::new(),
                 tree: Tree::new("dc=example,dc=com")?,
-                allow_anonymous: true,
-                size_limit: defaults::SIZE_LIMIT,
-                time_limit_secs: defaults::TIME_LIMIT_SECS,
-                require_tls_for_bind: false,
                 accounts: Vec::new(),
-                max_connections: defaults::MAX_CONNECTIONS,
-                max_message_bytes: defaults::MAX_MESSAGE_BYTES,
-                max_filter_depth: defaults::MAX_FILTER_DEPTH,
-                idle_timeout_secs: defaults::IDLE_TIMEOUT_SECS,
-                max_paged_searches: defaults::MAX_PAGED_SEARCHES,
+                limits: EdgeLimits {
+                    allow_anonymous: true,
+                    require_tls_for_bind: false,
+                    ..defaults::edge_limits()
+                },
             },
             tls: None,
             graph: GraphConfig {
@@ -310,6 +327,11 @@ struct RawLdap {
     max_filter_depth: Option<Sp<usize>>,
     idle_timeout_secs: Option<Sp<u64>>,
     max_paged_searches: Option<Sp<usize>>,
+    max_connections_per_client: Option<Sp<usize>>,
+    proxy_protocol: Option<Sp<Vec<Sp<String>>>>,
+    max_operations_per_connection: Option<Sp<usize>>,
+    tls_handshake_timeout_secs: Option<Sp<u64>>,
+    paged_ttl_secs: Option<Sp<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -593,10 +615,32 @@ impl ConfigReader<'_> {
                 message: format!("`{}` names more than one account", clash.name),
             });
         }
-        Ok(LdapConfig {
-            listen,
-            ldaps_listen,
-            tree,
+        let max_filter_depth = self.at_least(
+            "ldap.max_filter_depth",
+            raw.max_filter_depth,
+            1,
+            defaults::MAX_FILTER_DEPTH,
+        )?;
+        let proxy_protocol = match &raw.proxy_protocol {
+            Some(list) => list
+                .get_ref()
+                .iter()
+                .map(|v| {
+                    v.get_ref().trim().parse::<IpAddr>().map_err(|_| {
+                        self.at(
+                            "ldap.proxy_protocol",
+                            v,
+                            format!(
+                                "`{}` is not an IP address (the load balancer's address, no port)",
+                                v.get_ref()
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        let limits = EdgeLimits {
             allow_anonymous: raw.allow_anonymous.unwrap_or(false),
             size_limit: self.at_least(
                 "ldap.size_limit",
@@ -611,25 +655,27 @@ impl ConfigReader<'_> {
                 defaults::TIME_LIMIT_SECS,
             )?,
             require_tls_for_bind: raw.require_tls_for_bind.unwrap_or(true),
-            accounts,
             max_connections: self.at_least(
                 "ldap.max_connections",
                 raw.max_connections,
                 1,
                 defaults::MAX_CONNECTIONS,
             )?,
+            max_connections_per_client: self.at_least(
+                "ldap.max_connections_per_client",
+                raw.max_connections_per_client,
+                1,
+                defaults::MAX_CONNECTIONS_PER_CLIENT,
+            )?,
+            proxy_protocol,
             max_message_bytes: self.at_least(
                 "ldap.max_message_bytes",
                 raw.max_message_bytes,
                 MIN_MESSAGE_BYTES,
                 defaults::MAX_MESSAGE_BYTES,
             )?,
-            max_filter_depth: self.at_least(
-                "ldap.max_filter_depth",
-                raw.max_filter_depth,
-                1,
-                defaults::MAX_FILTER_DEPTH,
-            )?,
+            max_ber_depth: EdgeLimits::ber_depth_for(max_filter_depth),
+            max_filter_depth,
             idle_timeout_secs: self.at_least(
                 "ldap.idle_timeout_secs",
                 raw.idle_timeout_secs,
@@ -642,6 +688,31 @@ impl ConfigReader<'_> {
                 1,
                 defaults::MAX_PAGED_SEARCHES,
             )?,
+            paged_ttl: Duration::from_secs(self.at_least(
+                "ldap.paged_ttl_secs",
+                raw.paged_ttl_secs,
+                1,
+                defaults::PAGED_TTL_SECS,
+            )?),
+            max_operations_per_connection: self.at_least(
+                "ldap.max_operations_per_connection",
+                raw.max_operations_per_connection,
+                1,
+                defaults::MAX_OPERATIONS_PER_CONNECTION,
+            )?,
+            tls_handshake_timeout: Duration::from_secs(self.at_least(
+                "ldap.tls_handshake_timeout_secs",
+                raw.tls_handshake_timeout_secs,
+                1,
+                defaults::TLS_HANDSHAKE_TIMEOUT_SECS,
+            )?),
+        };
+        Ok(LdapConfig {
+            listen,
+            ldaps_listen,
+            tree,
+            accounts,
+            limits,
         })
     }
 
@@ -1120,15 +1191,15 @@ client_secret = "s3cr3t-VALUE-never-shown"
         );
         assert!(ldap.ldaps_listen.is_empty());
         assert_eq!(ldap.tree.base_dn(), "dc=example,dc=com");
-        assert!(!ldap.allow_anonymous);
-        assert!(ldap.require_tls_for_bind);
-        assert_eq!(ldap.size_limit, defaults::SIZE_LIMIT);
-        assert_eq!(ldap.time_limit_secs, defaults::TIME_LIMIT_SECS);
-        assert_eq!(ldap.max_connections, 1024);
-        assert_eq!(ldap.max_message_bytes, 256 * 1024);
-        assert_eq!(ldap.max_filter_depth, 32);
-        assert_eq!(ldap.idle_timeout_secs, 300);
-        assert_eq!(ldap.max_paged_searches, 8);
+        assert!(!ldap.limits.allow_anonymous);
+        assert!(ldap.limits.require_tls_for_bind);
+        assert_eq!(ldap.limits.size_limit, defaults::SIZE_LIMIT);
+        assert_eq!(ldap.limits.time_limit_secs, defaults::TIME_LIMIT_SECS);
+        assert_eq!(ldap.limits.max_connections, 1024);
+        assert_eq!(ldap.limits.max_message_bytes, 256 * 1024);
+        assert_eq!(ldap.limits.max_filter_depth, 32);
+        assert_eq!(ldap.limits.idle_timeout_secs, 300);
+        assert_eq!(ldap.limits.max_paged_searches, 8);
         assert_eq!(ldap.accounts.len(), 1);
         assert_eq!(ldap.accounts[0].dn, "cn=phones,dc=example,dc=com");
         assert_eq!(
@@ -1269,8 +1340,46 @@ client_secret = "s3cr3t-VALUE-never-shown"
             config.ldap.listen,
             vec![SocketAddr::from(([127, 0, 0, 1], 389))]
         );
-        assert_eq!(config.ldap.size_limit, 500);
+        assert_eq!(config.ldap.limits.size_limit, 500);
         assert!(config.ldap.accounts.is_empty());
+    }
+
+    #[test]
+    fn edge_keys_reach_the_edge_limits_unchanged() {
+        let text = with_graph(
+            "[ldap]\nbase_dn = \"dc=x\"\nproxy_protocol = [\" 10.0.0.5\", \"2001:db8::7\"]\n\
+             max_connections_per_client = 3\nmax_operations_per_connection = 4\n\
+             tls_handshake_timeout_secs = 7\npaged_ttl_secs = 60\nmax_filter_depth = 200\n",
+        );
+        let l = Config::parse(&text, "c").unwrap().ldap.limits;
+        assert_eq!(
+            l.proxy_protocol,
+            vec![
+                "10.0.0.5".parse::<IpAddr>().unwrap(),
+                "2001:db8::7".parse().unwrap()
+            ]
+        );
+        assert_eq!(l.max_connections_per_client, 3);
+        assert_eq!(l.max_operations_per_connection, 4);
+        assert_eq!(l.tls_handshake_timeout, Duration::from_secs(7));
+        assert_eq!(l.paged_ttl, Duration::from_secs(60));
+        assert_eq!(l.max_ber_depth, 416);
+        let none = Config::parse(&with_graph("[ldap]\nbase_dn = \"dc=x\"\n"), "c").unwrap();
+        assert_eq!(none.ldap.limits, defaults::edge_limits());
+        assert!(none.ldap.limits.proxy_protocol.is_empty());
+        assert_eq!(none.ldap.limits.max_connections_per_client, 64);
+        assert_error(
+            &with_graph("[ldap]\nbase_dn = \"dc=x\"\nproxy_protocol = [\"10.0.0.5:389\"]\n"),
+            "ldap.proxy_protocol",
+            Some("proxy_protocol"),
+            "not an IP address",
+        );
+        assert_error(
+            &with_graph("[ldap]\nbase_dn = \"dc=x\"\nmax_connections_per_client = 0\n"),
+            "ldap.max_connections_per_client",
+            Some("max_connections_per_client"),
+            "at least 1",
+        );
     }
 
     #[test]

@@ -462,7 +462,7 @@ async fn poly_vvx_sort_and_vlv_browse() {
 async fn cisco_mpp_upn_bind_over_starttls_and_contains() {
     let pki = TestPki::generate();
     let h = start_tls(&pki, |cfg| {
-        cfg.ldap.require_tls_for_bind = true;
+        cfg.ldap.limits.require_tls_for_bind = true;
         cfg.search.strict_substrings = true;
     })
     .await;
@@ -735,7 +735,7 @@ async fn grandstream_ldapv2_bind_and_capitalised_attribute_names() {
     let hash = hash_password(ACCOUNT_PASSWORD).expect("hash");
     let h = start_with(Tenant::sample(), move |cfg| {
         with_account(cfg, hash);
-        cfg.ldap.require_tls_for_bind = false;
+        cfg.ldap.limits.require_tls_for_bind = false;
     })
     .await;
     let url = h.url();
@@ -1264,7 +1264,7 @@ async fn python_ldap3_reads_root_dse_and_schema_after_bind_then_pages() {
     let hash = hash_password(ACCOUNT_PASSWORD).expect("hash");
     let h = start_with(Tenant::sample(), move |cfg| {
         with_account(cfg, hash);
-        cfg.ldap.require_tls_for_bind = false;
+        cfg.ldap.limits.require_tls_for_bind = false;
     })
     .await;
     let all = sample();
@@ -1382,7 +1382,7 @@ async fn python_ldap3_reads_root_dse_and_schema_after_bind_then_pages() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ldapsearch_starttls_and_ldaps() {
     let pki = TestPki::generate();
-    let h = start_tls(&pki, |cfg| cfg.ldap.require_tls_for_bind = true).await;
+    let h = start_tls(&pki, |cfg| cfg.ldap.limits.require_tls_for_bind = true).await;
     let all = sample();
     let want = matching(&all, |p| eq(p, "sn", "Bowen"));
     let env = pki.verifying_env();

@@ -111,7 +111,7 @@ async fn an_answer_spanning_many_graph_pages_has_every_entry() {
 async fn a_failing_page_is_unavailable_52_with_a_message_never_a_partial_answer() {
     let h = start_with(sample(), |cfg| {
         cfg.graph.page_size = 50;
-        cfg.ldap.time_limit_secs = 3;
+        cfg.ldap.limits.time_limit_secs = 3;
         cfg.search.cache_ttl_secs = 0;
     })
     .await;
@@ -150,7 +150,7 @@ async fn a_failing_page_is_unavailable_52_with_a_message_never_a_partial_answer(
 async fn a_slow_page_past_the_time_limit_is_3_after_the_entries_of_the_earlier_pages() {
     let h = start_with(sample(), |cfg| {
         cfg.graph.page_size = 40;
-        cfg.ldap.time_limit_secs = 2;
+        cfg.ldap.limits.time_limit_secs = 2;
         cfg.search.cache_ttl_secs = 0;
     })
     .await;
@@ -349,7 +349,7 @@ async fn a_slow_token_refresh_does_not_stall_searches_holding_a_valid_token() {
     // The phone index would fetch the first token at start, before the lifetime is set.
     let h = start_with(sample(), |cfg| {
         cfg.search.cache_ttl_secs = 0;
-        cfg.ldap.time_limit_secs = 10;
+        cfg.ldap.limits.time_limit_secs = 10;
         cfg.phone.index = false;
     })
     .await;
@@ -516,7 +516,7 @@ async fn start_with_account(tweak: impl FnOnce(&mut Config)) -> Harness {
             names: vec!["phones@example.com".to_string()],
             secret: AccountSecret::Hash(hash),
         }];
-        cfg.ldap.require_tls_for_bind = false;
+        cfg.ldap.limits.require_tls_for_bind = false;
         tweak(cfg);
     })
     .await
@@ -526,7 +526,7 @@ async fn start_with_account(tweak: impl FnOnce(&mut Config)) -> Harness {
 async fn a_bind_while_searches_run_answers_at_once_and_abandons_them() {
     let h = start_with_account(|cfg| {
         cfg.search.cache_ttl_secs = 0;
-        cfg.ldap.allow_anonymous = true;
+        cfg.ldap.limits.allow_anonymous = true;
     })
     .await;
     let mut c = RawLdap::connect(h.addr()).await;
@@ -589,7 +589,7 @@ fn is_notice(msg: &Received, code: LdapResultCode) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_connection_is_closed_with_a_notice_but_not_while_a_search_runs() {
     let h = start_with(sample(), |cfg| {
-        cfg.ldap.idle_timeout_secs = 1;
+        cfg.ldap.limits.idle_timeout_secs = 1;
         cfg.search.cache_ttl_secs = 0;
     })
     .await;
@@ -633,7 +633,7 @@ async fn an_idle_connection_is_closed_with_a_notice_but_not_while_a_search_runs(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn max_connections_turns_the_next_client_away_busy_and_serves_once_one_leaves() {
-    let h = start_with(sample(), |cfg| cfg.ldap.max_connections = 2).await;
+    let h = start_with(sample(), |cfg| cfg.ldap.limits.max_connections = 2).await;
     let mut first = RawLdap::connect(h.addr()).await;
     assert_eq!(first.bind(1, "", "").await.code, LdapResultCode::Success);
     let mut second = RawLdap::connect(h.addr()).await;
@@ -760,7 +760,7 @@ async fn graceful_shutdown_lets_searches_in_flight_finish() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_evicted_or_mismatched_paged_cookie_is_an_error_never_entries_of_another_search() {
-    let h = start_with(sample(), |cfg| cfg.ldap.max_paged_searches = 1).await;
+    let h = start_with(sample(), |cfg| cfg.ldap.limits.max_paged_searches = 1).await;
     let t = sample();
     let with_sn = in_contract_order(matching(&users(&t), |p| present(p, "sn")), "displayName");
     let with_mail = matching(&users(&t), |p| present(p, "mail"));
@@ -1186,7 +1186,7 @@ async fn hash_password_prints_a_hash_the_gateway_accepts_for_that_password_only(
             names: Vec::new(),
             secret: AccountSecret::Hash(hash),
         }];
-        cfg.ldap.require_tls_for_bind = false;
+        cfg.ldap.limits.require_tls_for_bind = false;
     })
     .await;
     let mut c = RawLdap::connect(h.addr()).await;

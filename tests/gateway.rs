@@ -34,7 +34,7 @@ async fn start_with_account(
             names: vec![ACCOUNT_NAME.to_string(), "phones".to_string()],
             secret: AccountSecret::Hash(hash),
         }];
-        cfg.ldap.require_tls_for_bind = false;
+        cfg.ldap.limits.require_tls_for_bind = false;
         tweak(cfg);
     })
     .await
@@ -447,7 +447,7 @@ async fn client_size_limit_gives_the_first_entries_and_result_4() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn server_size_limit_caps_every_search() {
-    let h = start_with(Tenant::sample(), |cfg| cfg.ldap.size_limit = 5).await;
+    let h = start_with(Tenant::sample(), |cfg| cfg.ldap.limits.size_limit = 5).await;
     let url = h.url();
     let all = in_contract_order(matching(&sample(), |p| present(p, "sn")), "displayName");
     for z in ["0", "100"] {
@@ -468,7 +468,7 @@ async fn server_size_limit_caps_every_search() {
 #[tokio::test(flavor = "multi_thread")]
 async fn throttling_beyond_the_time_limit_is_busy_51() {
     let h = start_with(Tenant::sample(), |cfg| {
-        cfg.ldap.time_limit_secs = 2;
+        cfg.ldap.limits.time_limit_secs = 2;
         cfg.search.cache_ttl_secs = 0;
     })
     .await;
@@ -508,7 +508,7 @@ async fn throttling_beyond_the_time_limit_is_busy_51() {
 #[tokio::test(flavor = "multi_thread")]
 async fn client_time_limit_lowers_the_server_limit() {
     let h = start_with(Tenant::sample(), |cfg| {
-        cfg.ldap.time_limit_secs = 20;
+        cfg.ldap.limits.time_limit_secs = 20;
         cfg.search.cache_ttl_secs = 0;
     })
     .await;
@@ -661,7 +661,7 @@ async fn whoami_reports_the_bound_identity() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn anonymous_off_refuses_search_with_50_and_root_dse_stays_readable() {
-    let h = start_with_account(|cfg| cfg.ldap.allow_anonymous = false).await;
+    let h = start_with_account(|cfg| cfg.ldap.limits.allow_anonymous = false).await;
     let url = h.url();
     let anon = ldapsearch(&["-x", "-H", &url, "-b", BASE, "(sn=Bowen)", "cn"]).await;
     assert_eq!(
@@ -1021,7 +1021,7 @@ async fn filter_deeper_than_the_limit_is_an_error_not_a_crash() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hanging_graph_ends_in_time_limit_exceeded_3() {
     let h = start_with(Tenant::sample(), |cfg| {
-        cfg.ldap.time_limit_secs = 2;
+        cfg.ldap.limits.time_limit_secs = 2;
         cfg.search.cache_ttl_secs = 0;
     })
     .await;
@@ -1145,7 +1145,7 @@ const PERSON: &str = "(objectClass=person)";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_time_limit_part_way_through_a_paged_or_vlv_search_is_3_as_unpaged() {
-    let h = start_multi_page(|cfg| cfg.ldap.time_limit_secs = 20).await;
+    let h = start_multi_page(|cfg| cfg.ldap.limits.time_limit_secs = 20).await;
     let url = h.url();
     let users = users(&Tenant::sample());
     assert!(users.len() > 300, "the users take several Graph pages");
@@ -1250,7 +1250,7 @@ async fn a_size_limit_in_a_paged_or_vlv_search_is_4_as_unpaged() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn graph_failures_in_a_paged_or_vlv_search_are_51_and_52_as_unpaged() {
-    let h = start_multi_page(|cfg| cfg.ldap.time_limit_secs = 2).await;
+    let h = start_multi_page(|cfg| cfg.ldap.limits.time_limit_secs = 2).await;
     let url = h.url();
     let base = ["-x", "-H", &url, "-b", USERS_OU];
     for (fault, code) in [
@@ -1338,7 +1338,7 @@ async fn the_scan_limit_in_a_paged_or_vlv_search_is_11_as_unpaged() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_compare_that_times_out_is_3_not_no_such_object() {
     let h = start_with(Tenant::sample(), |cfg| {
-        cfg.ldap.time_limit_secs = 2;
+        cfg.ldap.limits.time_limit_secs = 2;
         cfg.search.cache_ttl_secs = 0;
     })
     .await;
@@ -1502,7 +1502,7 @@ async fn start_large() -> (Harness, usize) {
     let expected = users(&tenant).len();
     assert!(expected > 2000);
     let h = start_with(tenant, |cfg| {
-        cfg.ldap.size_limit = 100_000;
+        cfg.ldap.limits.size_limit = 100_000;
         cfg.search.max_scan = 100_000;
     })
     .await;

@@ -343,7 +343,7 @@ async fn connections_over_the_cap_are_counted_as_refused() {
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut cfg = Config::demo(listen, &emu.base_url(), &tenant_id, &client_id, &secret).unwrap();
     cfg.metrics.listen = vec![listen];
-    cfg.ldap.max_connections = 1;
+    cfg.ldap.limits.max_connections = 1;
     let (_gw, server, observed) = app::start_observed(&cfg).await.unwrap();
     let o_http = observed.addrs[0];
     let _held = tokio::net::TcpStream::connect(server.ldap_addrs[0])

@@ -122,12 +122,17 @@ pub fn find<'a>(accounts: &'a [BindAccount], name: &str) -> Option<&'a BindAccou
         .find(|a| bind_key(&a.dn) == wanted || a.names.iter().any(|n| bind_key(n) == wanted))
 }
 
-/// Checks a password against an account's secret. Runs argon2 on a blocking thread.
-pub async fn verify(account: &BindAccount, password: &str) -> bool {
+/// Checks a password against an account's secret. Runs argon2 on a blocking thread,
+/// at most `pool`'s permits at once, so failed binds cannot occupy the async workers
+/// nor more than that many cores.
+pub async fn verify(account: &BindAccount, password: &str, pool: &tokio::sync::Semaphore) -> bool {
     match &account.secret {
         AccountSecret::Hash(phc) => {
             let phc = phc.clone();
             let password = password.to_string();
+            let Ok(_permit) = pool.acquire().await else {
+                return false;
+            };
             tokio::task::spawn_blocking(move || {
                 PasswordHash::new(&phc)
                     .map(|h| {
@@ -189,8 +194,9 @@ mod tests {
             names: vec!["phones@example.com".into()],
             secret: AccountSecret::Hash(phc),
         };
-        assert!(verify(&acct, "s3cret-for-tests").await);
-        assert!(!verify(&acct, "wrong").await);
+        let pool = tokio::sync::Semaphore::new(1);
+        assert!(verify(&acct, "s3cret-for-tests", &pool).await);
+        assert!(!verify(&acct, "wrong", &pool).await);
         let list = [acct];
         assert!(find(&list, "CN=Phones, DC=example, DC=com").is_some());
         assert!(find(&list, "PHONES@example.com").is_some());

@@ -461,6 +461,8 @@ mod tests {
     fn limits_take_the_lower_of_request_and_server() {
         let edge = EdgeLimits {
             max_connections: 1,
+            max_connections_per_client: 1,
+            proxy_protocol: Vec::new(),
             max_message_bytes: 1,
             max_ber_depth: 1,
             max_filter_depth: 1,

@@ -2,6 +2,7 @@
 //! edge's limits with their defaults, and who a client is. Plain data; it runs nothing and
 //! knows no socket.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -9,15 +10,20 @@ use ldap3_proto::proto::LdapSearchScope;
 use tokio_rustls::TlsAcceptor;
 
 use super::accounts::BindAccount;
+use super::throttle::BindGuard;
 use crate::directory::tree::Target;
 use crate::metrics::LdapMetrics;
 use crate::search::Directory;
 
-/// Limits and policies of the LDAP edge (docs/configuration.md). The configuration sets
-/// the ones it has keys for; the others take the `DEFAULT_*` values below.
-#[derive(Debug, Clone)]
+/// Limits and policies of the LDAP edge (docs/configuration.md), as the validated
+/// `[ldap]` table holds them; the `DEFAULT_*` values below are the defaults of its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EdgeLimits {
     pub max_connections: usize,
+    /// Connections one client address may hold at once; more get a busy notice.
+    pub max_connections_per_client: usize,
+    /// Load balancers whose PROXY protocol header (v1 or v2) names the real client.
+    pub proxy_protocol: Vec<IpAddr>,
     pub max_message_bytes: usize,
     /// BER nesting accepted by the decoder; deeper PDUs are answered protocolError.
     pub max_ber_depth: usize,
@@ -44,6 +50,15 @@ impl EdgeLimits {
     pub const DEFAULT_MAX_OPERATIONS_PER_CONNECTION: usize = 32;
     /// Default of `tls_handshake_timeout`.
     pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default of `max_connections_per_client`.
+    pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 64;
+
+    /// BER nesting for a filter depth limit: deep enough that an over-deep filter still
+    /// decodes and gets a clear result on its message id (max_filter_depth is checked
+    /// after decoding); bounded so that decoding cannot exhaust the stack.
+    pub fn ber_depth_for(max_filter_depth: usize) -> usize {
+        (max_filter_depth * 2 + 16).max(300)
+    }
 }
 
 /// Everything a session needs, shared by all connections.
@@ -53,6 +68,8 @@ pub struct Gateway {
     pub accounts: Vec<BindAccount>,
     /// The current TLS acceptor, swapped on reload; `None` without `[tls]`.
     pub tls: Option<ArcSwap<TlsAcceptor>>,
+    /// Failed binds per client address, and the bounded pool that verifies passwords.
+    pub binds: BindGuard,
     /// Where the edge counts operations and connections.
     pub metrics: LdapMetrics,
 }

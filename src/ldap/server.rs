@@ -1,10 +1,12 @@
-//! Listeners: accepts plain and LDAPS connections under a connection cap, hands each to a
-//! session, re-reads TLS certificates on demand and shuts down by letting in-flight
-//! operations finish. It does not parse LDAP itself.
+//! Listeners: accepts plain and LDAPS connections under a connection cap and a per-client
+//! cap, takes the real client address from a trusted balancer's PROXY header, hands each
+//! connection to a session and shuts down by letting in-flight operations finish. It
+//! does not parse LDAP itself.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -12,9 +14,10 @@ use tokio::sync::Semaphore;
 use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::gateway::Gateway;
+use super::proxy_protocol::{self, ProxyHeader};
 use super::{session, tls};
 
 /// A running set of listeners.
@@ -50,6 +53,7 @@ pub async fn start(
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     let permits = Arc::new(Semaphore::new(gw.limits.max_connections.max(1)));
+    let clients = Arc::new(ClientCounts::default());
     let mut ldap_addrs = Vec::new();
     let mut ldaps_addrs = Vec::new();
     let mut listeners = Vec::new();
@@ -75,6 +79,7 @@ pub async fn start(
             implicit_tls,
             gw.clone(),
             permits.clone(),
+            clients.clone(),
             shutdown.clone(),
             tracker.clone(),
         ));
@@ -94,6 +99,7 @@ async fn accept_loop(
     implicit_tls: bool,
     gw: Arc<Gateway>,
     permits: Arc<Semaphore>,
+    clients: Arc<ClientCounts>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
@@ -103,7 +109,7 @@ async fn accept_loop(
             _ = shutdown.cancelled() => return,
             a = listener.accept() => a,
         };
-        let (stream, peer) = match accepted {
+        let (mut stream, balancer) = match accepted {
             Ok(a) => {
                 backoff = Duration::from_millis(10);
                 a
@@ -117,17 +123,29 @@ async fn accept_loop(
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            warn!(%peer, limit = gw.limits.max_connections, "connection refused: max_connections reached");
+            warn!(peer = %balancer, limit = gw.limits.max_connections, "connection refused: max_connections reached");
             gw.metrics.connection_refused();
-            tracker.spawn(refuse(stream));
+            tracker.spawn(refuse(stream, "too many connections"));
             continue;
         };
         let _ = stream.set_nodelay(true);
         let gw = gw.clone();
         let shutdown = shutdown.clone();
         let id = CONN_IDS.fetch_add(1, Ordering::Relaxed);
+        let clients = clients.clone();
         tracker.spawn(async move {
             let _permit = permit;
+            let Some(peer) = client_address(&mut stream, balancer, &gw.limits.proxy_protocol).await
+            else {
+                return;
+            };
+            let Some(_client_slot) = clients.take(peer.ip(), gw.limits.max_connections_per_client)
+            else {
+                info!(%peer, limit = gw.limits.max_connections_per_client, "connection refused: max_connections_per_client reached");
+                gw.metrics.connection_refused();
+                refuse(stream, "too many connections from your address").await;
+                return;
+            };
             let transport = if implicit_tls {
                 let Some(acceptor) = gw.tls.as_ref().map(|t| t.load_full()) else {
                     return;
@@ -144,18 +162,87 @@ async fn accept_loop(
     }
 }
 
-/// Tells a client over the connection cap why it is turned away.
-async fn refuse(stream: TcpStream) {
+/// The client's address: the peer's, or for a trusted balancer (`proxy_protocol`) the one
+/// its PROXY header names. A trusted peer must send a header (a balancer that relays
+/// without one is misconfigured, and its clients would all look like one); a LOCAL header
+/// (its health checks) keeps the balancer's address. Others are not asked: a header from
+/// them reaches the LDAP decoder, which ends the connection with protocolError.
+async fn client_address(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    trusted: &[IpAddr],
+) -> Option<SocketAddr> {
+    if !trusted.contains(&peer.ip()) && !trusted.contains(&canonical(peer.ip())) {
+        return Some(peer);
+    }
+    match proxy_protocol::read_header(stream).await {
+        Ok(ProxyHeader::Proxied { source, .. }) => Some(source),
+        Ok(ProxyHeader::Local) => Some(peer),
+        Err(reason) => {
+            info!(%peer, %reason, "connection from a trusted balancer closed: no valid PROXY header");
+            None
+        }
+    }
+}
+
+/// An IPv4-mapped IPv6 peer (`::ffff:a.b.c.d`) as its IPv4 address.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Open connections per client address; an address's entry goes with its last connection,
+/// so the table is never larger than the connections open.
+#[derive(Default)]
+struct ClientCounts {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection counted for its client; uncounted when dropped.
+struct ClientSlot {
+    counts: Arc<ClientCounts>,
+    ip: IpAddr,
+}
+
+impl ClientCounts {
+    fn take(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<ClientSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            counts: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.counts.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+                debug!(client = %self.ip, "last connection of the client closed");
+            }
+        }
+    }
+}
+
+/// Tells a client over a connection cap why it is turned away.
+async fn refuse(stream: TcpStream, why: &str) {
     use futures_util::SinkExt;
     use ldap3_proto::LdapResultCode;
     use ldap3_proto::simple::DisconnectionNotice;
     let mut framed = tokio_util::codec::Framed::new(stream, ldap3_proto::LdapCodec::default());
     let _ = tokio::time::timeout(
         Duration::from_secs(2),
-        framed.send(DisconnectionNotice::gen_response(
-            LdapResultCode::Busy,
-            "too many connections",
-        )),
+        framed.send(DisconnectionNotice::gen_response(LdapResultCode::Busy, why)),
     )
     .await;
 }

@@ -23,12 +23,13 @@ use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span, debug, info, info_span, warn};
 
-use super::codec::{Incoming, SafeCodec};
+use super::codec::{FramingError, Incoming, SafeCodec};
 use super::gateway::{Gateway, Identity};
 use super::outbox::Out;
 use super::paged::{self, PagedStore};
 use super::reply::{ldap_result as result, request_tag, response_to};
 use super::rootdse::{OID_STARTTLS, OID_WHOAMI};
+use super::throttle::Verdict;
 use super::{accounts, compare_op, search_op, tls};
 use crate::directory::filter::{filter_depth, filter_to_string};
 
@@ -96,6 +97,7 @@ async fn run(
     let idle = Duration::from_secs(limits.idle_timeout_secs.max(1));
     let mut idle_deadline = Instant::now() + idle;
     let mut draining = false;
+    let mut bad_pdus: u64 = 0;
     loop {
         tokio::select! {
             biased;
@@ -166,8 +168,13 @@ async fn run(
                 idle_deadline = Instant::now() + idle;
                 let msg = match incoming {
                     None => break,
+                    Some(Err(FramingError::Io(e))) => {
+                        debug!(error = %e, "connection lost");
+                        break;
+                    }
                     Some(Err(e)) => {
-                        warn!(error = %e, "ending connection");
+                        // The client's fault, not the server's: once, ending the connection.
+                        info!(error = %e, "client sent an unreadable PDU; ending the connection");
                         let _ = framed
                             .send(DisconnectionNotice::gen_response(
                                 LdapResultCode::ProtocolError,
@@ -177,7 +184,13 @@ async fn run(
                         break;
                     }
                     Some(Ok(Incoming::Bad { msgid, op_tag, reason })) => {
-                        debug!(msgid, ?op_tag, %reason, "undecodable request");
+                        // Logged once per connection at info; the rest at debug.
+                        bad_pdus += 1;
+                        if bad_pdus == 1 {
+                            info!(msgid, ?op_tag, %reason, "client sent an undecodable request (further ones on this connection are logged at debug)");
+                        } else {
+                            debug!(msgid, ?op_tag, %reason, "undecodable request");
+                        }
                         match bad_request_response(msgid, op_tag, &reason) {
                             Some(resp) => {
                                 if !write(&mut framed, resp).await {
@@ -377,11 +390,31 @@ async fn bind(conn: &mut Conn, version: i64, dn: &str, cred: LdapBindCred) -> Ld
             "a bind with a password needs TLS (LDAPS or StartTLS); see require_tls_for_bind",
         );
     }
+    let client = conn.peer.ip();
+    let binds = &conn.gw.binds;
+    match binds.verdict(client) {
+        Verdict::LockedOut { remaining } => {
+            info!(name = %dn, "bind refused: client locked out after failed binds");
+            return result(
+                LdapResultCode::InvalidCredentials,
+                format!(
+                    "too many failed binds from {client}; binds from this address are refused for {} more seconds",
+                    remaining.as_secs().max(1)
+                ),
+            );
+        }
+        // Each failure beyond the first few makes the next bind wait longer; the wait
+        // holds only this connection.
+        Verdict::Proceed { delay } => tokio::time::sleep(delay).await,
+    }
     let Some(account) = accounts::find(&conn.gw.accounts, dn) else {
         info!(name = %dn, "bind refused: unknown account");
+        binds.record(client, false);
         return result(LdapResultCode::InvalidCredentials, "invalid credentials");
     };
-    if accounts::verify(account, &password).await {
+    let ok = accounts::verify(account, &password, &binds.pool).await;
+    binds.record(client, ok);
+    if ok {
         info!(account = %account.dn, "bound");
         conn.identity = Identity::Account {
             dn: account.dn.clone(),

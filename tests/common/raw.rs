@@ -41,6 +41,14 @@ impl RawLdap {
         }
     }
 
+    /// A client on a stream already connected (from another source address, or after a
+    /// PROXY protocol header).
+    pub fn from_stream(stream: TcpStream) -> RawLdap {
+        RawLdap {
+            framed: Framed::new(stream, LdapCodec::default()),
+        }
+    }
+
     pub async fn send(&mut self, msgid: i32, op: LdapOp) {
         self.framed
             .send(LdapMsg::new(msgid, op))
