@@ -36,19 +36,9 @@ impl Observable {
 /// The demo configuration with `[metrics] listen` on a free loopback port; `before` runs
 /// on the emulator before the gateway starts.
 async fn start(before: impl FnOnce(&EmulatorHandle)) -> Observable {
-    let tenant = Tenant::sample();
-    let (tenant_id, client_id, secret) = (
-        tenant.tenant_id.clone(),
-        tenant.client_id.clone(),
-        tenant.client_secret.clone(),
-    );
-    let emu = graph_emulator::start(tenant, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
+    let (emu, mut cfg) = common::emulated(Tenant::sample()).await;
     before(&emu);
-    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let mut cfg = Config::demo(listen, &emu.base_url(), &tenant_id, &client_id, &secret).unwrap();
-    cfg.metrics.listen = vec![listen];
+    cfg.metrics.listen = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
     let (gw, server, observed) = app::start_observed(&cfg).await.unwrap();
     assert_eq!(observed.addrs.len(), 1);
     Observable {

@@ -39,10 +39,9 @@ impl Harness {
     }
 }
 
-/// The demo configuration against an emulator serving `tenant` on a loopback port,
-/// changed by `tweak` before the gateway starts (the demo, the tests and the benchmarks
-/// all run this pair).
-pub async fn start_with(tenant: Tenant, tweak: impl FnOnce(&mut Config)) -> Harness {
+/// An emulator serving `tenant` on a loopback port, and the demo configuration against
+/// it (LDAP on a free loopback port), before any gateway starts.
+pub async fn emulated(tenant: Tenant) -> (EmulatorHandle, Config) {
     let (tenant_id, client_id, secret) = (
         tenant.tenant_id.clone(),
         tenant.client_id.clone(),
@@ -52,8 +51,15 @@ pub async fn start_with(tenant: Tenant, tweak: impl FnOnce(&mut Config)) -> Harn
         .await
         .expect("the Graph emulator starts");
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let mut cfg = Config::demo(listen, &emu.base_url(), &tenant_id, &client_id, &secret)
+    let cfg = Config::demo(listen, &emu.base_url(), &tenant_id, &client_id, &secret)
         .expect("the demo configuration");
+    (emu, cfg)
+}
+
+/// [`emulated`] with the configuration changed by `tweak`, and a gateway started on it
+/// with its phone index loaded (the tests and the benchmark run this pair).
+pub async fn start_with(tenant: Tenant, tweak: impl FnOnce(&mut Config)) -> Harness {
+    let (emu, mut cfg) = emulated(tenant).await;
     tweak(&mut cfg);
     let (gw, server) = app::start(&cfg).await.expect("the gateway starts");
     // Tests start from a loaded phone index (a real gateway answers from the spelling
