@@ -188,11 +188,8 @@ impl GraphClient {
         deadline: Instant,
     ) -> Result<GraphPage, GraphError> {
         let url = format!("{}{path_and_query}", self.inner.graph_prefix);
-        let shown = format!(
-            "GET {}",
-            percent_encoding::percent_decode_str(path_and_query).decode_utf8_lossy()
-        );
-        self.get_page(&url, &[], &shown, deadline).await
+        self.get_page(&url, &[], &request_line(path_and_query), deadline)
+            .await
     }
 
     /// The page at a link Graph returned (`@odata.nextLink` or `@odata.deltaLink` of an
@@ -218,10 +215,7 @@ impl GraphClient {
                 self.inner.graph_base.origin().ascii_serialization()
             )));
         }
-        Ok(format!(
-            "GET {}",
-            percent_encoding::percent_decode_str(link).decode_utf8_lossy()
-        ))
+        Ok(request_line(link))
     }
 
     /// Fetches a token and asks Graph for one user id: a human report on success, the
@@ -541,6 +535,14 @@ fn graph_error_body(status: StatusCode, body: &[u8]) -> (String, String) {
             (code, message)
         }
     }
+}
+
+/// How a GET of `target` (a path or a URL, percent-encoded) reads in logs and errors.
+fn request_line(target: &str) -> String {
+    format!(
+        "GET {}",
+        percent_encoding::percent_decode_str(target).decode_utf8_lossy()
+    )
 }
 
 #[cfg(test)]
