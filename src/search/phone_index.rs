@@ -62,7 +62,7 @@ fn source_key(s: &Source) -> Option<String> {
     match s {
         Source::Property(p) => Some(p.clone()),
         Source::ContactPhone(kind) => Some(format!("phones:{}", kind.to_ascii_lowercase())),
-        Source::FirstOf(_) | Source::ContactAddress(_) => None,
+        Source::FirstOf(_) | Source::ContactAddress(_) | Source::Ad(_) => None,
     }
 }
 
