@@ -251,17 +251,35 @@ fn parse_integer(s: &str) -> Option<i64> {
     s.parse::<i64>().ok()
 }
 
-/// AD's objectCategory equality (MS-ADTS 3.1.1.3.1.3.3, "objectCategory"): an assertion
-/// that is not a DN names a class, and matches the value whose first RDN is that class's
-/// CN (`person` matches `CN=Person,CN=Schema,…`); a DN is compared as a DN.
+/// AD's objectCategory equality (MS-ADTS 3.1.1.3.1.3.3): an assertion that is not a DN
+/// names a class by its lDAPDisplayName and stands for that class's
+/// defaultObjectCategory — `person`, `user`, `organizationalPerson`, `inetOrgPerson` and
+/// `contact` all default to CN=Person (MS-ADSC), so Jenkins' `(objectCategory=User)` and
+/// GLPI's `(objectCategory=person)` both match a user; a DN is compared as a DN.
 pub fn object_category_matches(value: &str, assertion: &str) -> Option<bool> {
     let a = assertion.trim();
     if !a.contains('=') {
         let first = value.split(',').next()?;
         let cn = first.split_once('=').map(|(_, v)| v.trim())?;
-        return Some(!a.is_empty() && cn.eq_ignore_ascii_case(a));
+        return Some(!a.is_empty() && cn.eq_ignore_ascii_case(default_object_category(a)));
     }
     matching::equality_match(Equality::DistinguishedName, value, a)
+}
+
+/// The CN of a class's defaultObjectCategory (MS-ADSC), for the classes the gateway serves.
+fn default_object_category(class: &str) -> &str {
+    const PERSON: &[&str] = &[
+        "person",
+        "organizationalPerson",
+        "user",
+        "inetOrgPerson",
+        "contact",
+    ];
+    if PERSON.iter().any(|c| c.eq_ignore_ascii_case(class)) {
+        "Person"
+    } else {
+        class
+    }
 }
 
 /// The attributes ANR searches (CONTRACT §9), each as a prefix match.
@@ -395,6 +413,10 @@ mod tests {
         assert_eq!(object_category_matches(v, "person"), Some(true));
         assert_eq!(object_category_matches(v, "Person"), Some(true));
         assert_eq!(object_category_matches(v, "group"), Some(false));
+        assert_eq!(object_category_matches(v, "User"), Some(true));
+        assert_eq!(object_category_matches(v, "inetOrgPerson"), Some(true));
+        assert_eq!(object_category_matches(v, "computer"), Some(false));
+        assert_eq!(object_category_matches(v, ""), Some(false));
         assert_eq!(
             object_category_matches(v, "cn=person,cn=schema,cn=configuration,DC=Example,dc=com"),
             Some(true)
