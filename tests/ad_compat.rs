@@ -16,10 +16,8 @@ mod common;
 #[allow(dead_code)]
 #[path = "support/slapd.rs"]
 mod slapd;
-#[allow(dead_code)]
 #[path = "support/tenant.rs"]
 mod tenant;
-#[allow(dead_code)]
 #[path = "support/tools.rs"]
 mod tools;
 

@@ -255,7 +255,7 @@ async fn glpi_reads_the_attributes_it_maps() {
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    assert_eq!(text("sAMAccountName"), [u.account.clone()]);
+    assert_eq!(text("sAMAccountName"), std::slice::from_ref(&u.account));
     assert_eq!(text("userAccountControl"), ["512"]);
     assert_eq!(
         text("objectCategory"),
