@@ -2070,6 +2070,33 @@ mod one_parser_per_value {
     }
 
     #[test]
+    fn compat_and_declared_types_are_read_and_checked() {
+        let config = accepted(&format!(
+            "{LDAP}{GRAPH}[compat]\nactive_directory = true\n\
+             [mapping.types.cfgTestLevel]\nsyntax = \"integer\"\n\
+             [mapping.users]\ncfgTestLevel = \"extension_0a1b_level\"\n\
+             cfgTestCode = \"onPremisesExtensionAttributes/extensionAttribute2\"\n"
+        ));
+        assert!(config.compat.active_directory);
+        let level = schema::attribute("cfgTestLevel").unwrap();
+        assert_eq!(level.equality, schema::Equality::Integer);
+        let code = schema::attribute("cfgTestCode").unwrap();
+        assert_eq!(code.equality, schema::Equality::CaseIgnore);
+        assert!(!accepted(&format!("{LDAP}{GRAPH}")).compat.active_directory);
+        let text = format!("{LDAP}{GRAPH}[mapping.types.cfgTestOther]\nsyntax = \"jpeg\"\n");
+        let e = refused(&text, "mapping.types.cfgTestOther", "cfgTestOther");
+        assert!(e.message.contains("unsupported syntax"), "{e}");
+        let text = format!("{LDAP}{GRAPH}[mapping.types.cn]\nsyntax = \"integer\"\n");
+        let e = refused(&text, "mapping.types.cn", "[mapping.types.cn]");
+        assert!(e.message.contains("built-in"), "{e}");
+        let text = format!("{LDAP}{GRAPH}[compat]\nactive_directory = true\nsamba = true\n");
+        assert!(Config::parse(&text, "config.toml").is_err());
+        let text =
+            format!("{LDAP}{GRAPH}[mapping.users]\nuserAccountControl = \"accountEnabled\"\n");
+        refused(&text, "mapping.users.userAccountControl", "accountEnabled");
+    }
+
+    #[test]
     fn the_base_dn_is_parsed_by_the_tree() {
         // An escape RFC 4514 does not allow: check used to accept it, and serve then
         // failed building the tree.
@@ -2155,8 +2182,10 @@ mod one_parser_per_value {
                 "pager".into()
             ))
         );
-        // Attributes check accepted and serve refused: unknown ones and the RDN.
-        for (line, needle) in [("fooBar = \"x\"", "fooBar"), ("uid = \"mail\"", "uid")] {
+        // Attributes check accepted and serve refused: names that are not LDAP names and
+        // the RDN. A name the schema lacks is declared (CONTRACT §9).
+        accepted(&format!("{LDAP}{GRAPH}[mapping.users]\nfooBar = \"x\"\n"));
+        for (line, needle) in [("foo_bar = \"x\"", "foo_bar"), ("uid = \"mail\"", "uid")] {
             let text = format!("{LDAP}{GRAPH}[mapping.users]\n{line}\n");
             refused(&text, &format!("mapping.users.{needle}"), needle);
         }
