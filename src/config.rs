@@ -1352,6 +1352,9 @@ client_secret = "s3cr3t-VALUE-never-shown"
             "match",
             "index",
             "index_refresh_secs",
+            "active_directory",
+            "syntax",
+            "equality",
         ];
         for key in keys {
             assert!(

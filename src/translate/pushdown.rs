@@ -448,7 +448,7 @@ fn item(
 /// decides accountEnabled: the rule is evaluated on both values, and the item (or its
 /// negation, `negated`) becomes `accountEnabled eq true/false`, a constant, or the local
 /// check. `None` when `f` is not such an item. A negated item relies on every user having
-/// accountEnabled (Graph requires it when a user is created, GRAPH.md §12); an entry
+/// accountEnabled (Graph requires it when a user is created, GRAPH.md §10b); an entry
 /// without it has no userAccountControl and matches every negated bitwise item locally.
 fn ad_bitwise(
     f: &LdapFilter,
