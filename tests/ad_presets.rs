@@ -283,7 +283,14 @@ async fn glpi_reads_the_attributes_it_maps() {
                 .map(|(_, v)| v.iter().map(|s| s.as_bytes().to_vec()).collect())
         })
         .unwrap_or_default();
-    assert_eq!(guid, [want]);
+    assert_eq!(guid, [want.clone()]);
+    // GLPI's sync_field: the user found again by objectGUID, written as `\xx` escapes
+    // (most GUIDs are not valid UTF-8 as bytes).
+    let escaped: String = want.iter().map(|b| format!("\\{b:02x}")).collect();
+    assert_eq!(
+        lower(dns(&h, &format!("(objectGUID={escaped})")).await),
+        lower([u.dn.clone()])
+    );
     drop(ldap);
     h.stop().await;
 }

@@ -205,10 +205,19 @@ pub fn text_bytes(s: &str) -> Vec<u8> {
     out
 }
 
-/// An assertion value on a binary attribute, as the entry carries binary values: the
-/// filter decoder hands the value's bytes over as UTF-8 text.
-pub fn binary_assertion(assertion: &str) -> String {
-    binary_text(assertion.as_bytes())
+/// The byte strings (as `binary_text`) an assertion value on a binary attribute may stand
+/// for. The PDU decoder (`ldap::codec`) reads an octet string that is not UTF-8 as
+/// Latin-1, one char per byte — the carrier itself — and a UTF-8 one as its text, whose
+/// bytes are the UTF-8 encoding. Text of chars up to U+00FF with some above U+007F can
+/// come from either, so both are candidates; their lengths differ, so a 16-byte objectGUID
+/// or a SID matches at most one of them.
+pub fn binary_assertions(assertion: &str) -> Vec<String> {
+    let utf8 = binary_text(assertion.as_bytes());
+    let mut out = vec![utf8];
+    if assertion.chars().all(|c| u32::from(c) <= 0xFF) && out[0] != assertion {
+        out.push(assertion.to_string());
+    }
+    out
 }
 
 /// The two bitwise matching rules of AD (MS-ADTS 3.1.1.3.4.4.2).
@@ -381,8 +390,16 @@ mod tests {
     fn binary_values_survive_the_text_carrier() {
         let bytes: Vec<u8> = (0..=255).collect();
         assert_eq!(text_bytes(&binary_text(&bytes)), bytes);
-        // A filter's `\33\22` escapes arrive as the UTF-8 text of those bytes.
-        assert_eq!(binary_assertion("\u{33}\u{22}"), binary_text(&[0x33, 0x22]));
+        // A filter's `\33\22` escapes arrive as the UTF-8 text of those bytes; bytes that
+        // are not UTF-8 (`\91\1c`) arrive as Latin-1 text, one char per byte.
+        assert_eq!(
+            binary_assertions("\u{33}\u{22}"),
+            [binary_text(&[0x33, 0x22])]
+        );
+        assert_eq!(
+            binary_assertions("\u{91}\u{1c}"),
+            [binary_text(&[0xc2, 0x91, 0x1c]), binary_text(&[0x91, 0x1c])]
+        );
     }
 
     #[test]

@@ -210,8 +210,8 @@ fn uses_e164(at: &AttributeType, ctx: &MatchContext<'_>) -> bool {
 fn equality(at: &AttributeType, values: &[String], assertion: &str, ctx: &MatchContext<'_>) -> Tri {
     if at.is_binary() && at.equality == Equality::OctetString {
         // objectGUID, objectSid: the assertion's bytes against the value's (`compat`).
-        let wanted = compat::binary_assertion(assertion);
-        return any_value(values, |v| Some(v == wanted));
+        let wanted = compat::binary_assertions(assertion);
+        return any_value(values, |v| Some(wanted.iter().any(|w| w == v)));
     }
     if at.name == "objectCategory" {
         return any_value(values, |v| compat::object_category_matches(v, assertion));

@@ -542,10 +542,14 @@ fn ad_item(
         (AdAttribute::DistinguishedName, Item::Present) => Translated::constant(true),
         (AdAttribute::ObjectGuid, Item::Present) => Translated::constant(true),
         (AdAttribute::ObjectGuid, Item::Equality(v)) => {
-            let bytes = compat::text_bytes(&compat::binary_assertion(v));
-            match compat::guid_text(&bytes) {
-                Some(id) => property_equality(at, "id", &id, c, ctx, label),
-                None => Translated::constant(false),
+            let ids: Vec<Translated> = compat::binary_assertions(v)
+                .iter()
+                .filter_map(|b| compat::guid_text(&compat::text_bytes(b)))
+                .map(|id| property_equality(at, "id", &id, c, ctx, label))
+                .collect();
+            match ids.len() {
+                0 => Translated::constant(false),
+                _ => or(ids, label),
             }
         }
         (AdAttribute::UserAccountControl, Item::Equality(v)) => {
