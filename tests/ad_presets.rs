@@ -292,11 +292,17 @@ async fn glpi_reads_the_attributes_it_maps() {
         lower([u.dn.clone()])
     );
     // Compare on the binary value (RFC 4511 §4.10): TRUE for the bytes, FALSE for others.
-    let cmp = ldap.compare(&u.dn, "objectGUID", want.clone()).await.expect("compare");
+    let cmp = ldap
+        .compare(&u.dn, "objectGUID", want.clone())
+        .await
+        .expect("compare");
     assert_eq!(cmp.0.rc, 6, "compareTrue");
     let mut other = want.clone();
     other[15] ^= 0xff;
-    let cmp = ldap.compare(&u.dn, "objectGUID", other).await.expect("compare");
+    let cmp = ldap
+        .compare(&u.dn, "objectGUID", other)
+        .await
+        .expect("compare");
     assert_eq!(cmp.0.rc, 5, "compareFalse");
     drop(ldap);
     h.stop().await;
