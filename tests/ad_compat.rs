@@ -314,3 +314,64 @@ async fn served_names_are_published_in_the_subschema() {
     drop(ldap);
     plain.stop().await;
 }
+
+/// python ldap3 with `check_names=True` (CLIENTS.md §10) reads `cn=Subschema` after the
+/// bind and refuses any name missing from it: the AD preset with a declared name and the
+/// AD attributes must pass its check, and an unknown name must still be refused. Runs the
+/// real library when `python3 -c 'import ldap3'` works (pip install ldap3).
+const PYTHON_LDAP3: &str = r#"
+import sys, ldap3
+from ldap3.core.exceptions import LDAPAttributeError
+server = ldap3.Server(sys.argv[1], get_info=ldap3.ALL)
+conn = ldap3.Connection(server, auto_bind=True, check_names=True, raise_exceptions=True)
+conn.search("dc=example,dc=com",
+    "(&(objectClass=user)(objectCategory=person)(!(userAccountControl:1.2.840.113556.1.4.803:=2))(extensionAttribute1=CC-*))",
+    attributes=["extensionAttribute1", "siteCode", "sAMAccountName", "objectGUID", "userAccountControl"])
+print("found", len(conn.entries))
+print("guid", len(conn.entries[0].objectGUID.raw_values[0]))
+try:
+    conn.search("dc=example,dc=com", "(noSuchAttribute=x)", attributes=["cn"])
+    print("unknown accepted")
+except LDAPAttributeError:
+    print("unknown refused")
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_ldap3_check_names_accepts_every_served_name() {
+    let has_ldap3 = std::process::Command::new("python3")
+        .args(["-c", "import ldap3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_ldap3 {
+        eprintln!("skipped: python3 with ldap3 is not installed (pip install ldap3)");
+        return;
+    }
+    let h = gateway().await;
+    let url = h.url();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(["-c", PYTHON_LDAP3, &url])
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .expect("python task");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The enabled non-guest users carry CC-<department> (the emulator's sample).
+    let want = Tenant::sample()
+        .users
+        .iter()
+        .filter(|u| u.get("accountEnabled") == Some(&Value::Bool(true)))
+        .filter(|u| text(u, &["onPremisesExtensionAttributes", "extensionAttribute1"]).is_some())
+        .count();
+    assert!(want > 0);
+    assert!(stdout.contains(&format!("found {want}\n")), "{stdout}");
+    assert!(stdout.contains("guid 16\n"), "{stdout}");
+    assert!(stdout.contains("unknown refused"), "{stdout}");
+    h.stop().await;
+}
