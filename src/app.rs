@@ -37,7 +37,11 @@ fn build_recording_directory(
     cfg: &Config,
     metrics: &Metrics,
 ) -> Result<(Directory, GraphClient), String> {
-    let mapping = Mapping::with_parsed_overrides(&cfg.mapping.users, &cfg.mapping.contacts);
+    let mapping = Mapping::configured(
+        &cfg.mapping.users,
+        &cfg.mapping.contacts,
+        cfg.compat.active_directory.then(|| cfg.ldap.tree.base_dn()),
+    );
     let phone = PhoneRules::for_region(cfg.phone.match_mode, cfg.phone.default_region);
     let graph = GraphClient::recording(cfg.graph.client.clone(), metrics.graph.clone())
         .map_err(|e| format!("graph: {e}"))?;

@@ -16,6 +16,7 @@ use toml::Spanned;
 
 use crate::directory::mapping::Override;
 use crate::directory::phone::{PhoneMatch, Region};
+use crate::directory::schema;
 use crate::directory::tree::Tree;
 use crate::graph::{Credential, GraphSettings, parse_base_url, parse_client_id, parse_tenant_id};
 use crate::ldap::accounts::{self, AccountSecret, BindAccount};
@@ -32,6 +33,14 @@ pub struct Config {
     pub phone: PhoneConfig,
     pub mapping: MappingConfig,
     pub metrics: MetricsConfig,
+    pub compat: CompatConfig,
+}
+
+/// `[compat]`: compatibility profiles (CONTRACT §9). `active_directory` adds the AD
+/// attributes, matching rules and ANR of `directory::compat`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CompatConfig {
+    pub active_directory: bool,
 }
 
 /// `[metrics]`: the HTTP listener serving Prometheus `/metrics` and `/healthz`
@@ -261,6 +270,7 @@ impl Config {
             phone: PhoneConfig::default(),
             mapping: MappingConfig::default(),
             metrics: MetricsConfig::default(),
+            compat: CompatConfig::default(),
         })
     }
 }
@@ -303,6 +313,21 @@ struct RawConfig {
     phone: Option<RawPhone>,
     mapping: Option<RawMapping>,
     metrics: Option<RawMetrics>,
+    compat: Option<RawCompat>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCompat {
+    active_directory: Option<bool>,
+}
+
+/// `[mapping.types.<name>]`: how a name the built-in schema lacks is served.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawType {
+    syntax: Option<Sp<String>>,
+    equality: Option<Sp<String>>,
 }
 
 #[derive(Deserialize)]
@@ -393,6 +418,7 @@ struct RawPhone {
 struct RawMapping {
     users: Option<std::collections::BTreeMap<String, Sp<String>>>,
     contacts: Option<std::collections::BTreeMap<String, Sp<String>>>,
+    types: Option<std::collections::BTreeMap<String, Sp<RawType>>>,
 }
 
 /// Keys whose values are secret: errors about them never quote the value.
@@ -510,6 +536,9 @@ impl ConfigReader<'_> {
         let phone = self.phone(raw.phone)?;
         let mapping = self.mapping(raw.mapping)?;
         let metrics = self.metrics(raw.metrics)?;
+        let compat = CompatConfig {
+            active_directory: raw.compat.and_then(|c| c.active_directory).unwrap_or(false),
+        };
         Ok(Config {
             ldap,
             tls,
@@ -518,6 +547,7 @@ impl ConfigReader<'_> {
             phone,
             mapping,
             metrics,
+            compat,
         })
     }
 
@@ -1007,6 +1037,24 @@ impl ConfigReader<'_> {
         let Some(raw) = raw else {
             return Ok(MappingConfig::default());
         };
+        // Declared types first: the tables below then find them by name.
+        for (name, ty) in raw.types.into_iter().flatten() {
+            let key = format!("mapping.types.{name}");
+            let t = ty.get_ref();
+            let syntax = schema::DeclaredSyntax::parse(
+                t.syntax.as_ref().map(|s| s.get_ref().as_str()),
+                t.equality.as_ref().map(|s| s.get_ref().as_str()),
+            )
+            .map_err(|m| self.at(&key, &ty, m))?;
+            if schema::attribute(&name).is_some_and(|at| at.origin != schema::Origin::Custom) {
+                return Err(self.at(
+                    &key,
+                    &ty,
+                    "is a built-in attribute type; only names the schema lacks are declared",
+                ));
+            }
+            schema::declare(&name, syntax).map_err(|m| self.at(&key, &ty, m))?;
+        }
         Ok(MappingConfig {
             users: self.mapping_table("mapping.users", raw.users)?,
             contacts: self.mapping_table("mapping.contacts", raw.contacts)?,
@@ -1304,6 +1352,9 @@ client_secret = "s3cr3t-VALUE-never-shown"
             "match",
             "index",
             "index_refresh_secs",
+            "active_directory",
+            "syntax",
+            "equality",
         ];
         for key in keys {
             assert!(
@@ -2022,6 +2073,33 @@ mod one_parser_per_value {
     }
 
     #[test]
+    fn compat_and_declared_types_are_read_and_checked() {
+        let config = accepted(&format!(
+            "{LDAP}{GRAPH}[compat]\nactive_directory = true\n\
+             [mapping.types.cfgTestLevel]\nsyntax = \"integer\"\n\
+             [mapping.users]\ncfgTestLevel = \"extension_0a1b_level\"\n\
+             cfgTestCode = \"onPremisesExtensionAttributes/extensionAttribute2\"\n"
+        ));
+        assert!(config.compat.active_directory);
+        let level = schema::attribute("cfgTestLevel").unwrap();
+        assert_eq!(level.equality, schema::Equality::Integer);
+        let code = schema::attribute("cfgTestCode").unwrap();
+        assert_eq!(code.equality, schema::Equality::CaseIgnore);
+        assert!(!accepted(&format!("{LDAP}{GRAPH}")).compat.active_directory);
+        let text = format!("{LDAP}{GRAPH}[mapping.types.cfgTestOther]\nsyntax = \"jpeg\"\n");
+        let e = refused(&text, "mapping.types.cfgTestOther", "cfgTestOther");
+        assert!(e.message.contains("unsupported syntax"), "{e}");
+        let text = format!("{LDAP}{GRAPH}[mapping.types.cn]\nsyntax = \"integer\"\n");
+        let e = refused(&text, "mapping.types.cn", "[mapping.types.cn]");
+        assert!(e.message.contains("built-in"), "{e}");
+        let text = format!("{LDAP}{GRAPH}[compat]\nactive_directory = true\nsamba = true\n");
+        assert!(Config::parse(&text, "config.toml").is_err());
+        let text =
+            format!("{LDAP}{GRAPH}[mapping.users]\nuserAccountControl = \"accountEnabled\"\n");
+        refused(&text, "mapping.users.userAccountControl", "accountEnabled");
+    }
+
+    #[test]
     fn the_base_dn_is_parsed_by_the_tree() {
         // An escape RFC 4514 does not allow: check used to accept it, and serve then
         // failed building the tree.
@@ -2107,8 +2185,10 @@ mod one_parser_per_value {
                 "pager".into()
             ))
         );
-        // Attributes check accepted and serve refused: unknown ones and the RDN.
-        for (line, needle) in [("fooBar = \"x\"", "fooBar"), ("uid = \"mail\"", "uid")] {
+        // Attributes check accepted and serve refused: names that are not LDAP names and
+        // the RDN. A name the schema lacks is declared (CONTRACT §9).
+        accepted(&format!("{LDAP}{GRAPH}[mapping.users]\nfooBar = \"x\"\n"));
+        for (line, needle) in [("foo_bar = \"x\"", "foo_bar"), ("uid = \"mail\"", "uid")] {
             let text = format!("{LDAP}{GRAPH}[mapping.users]\n{line}\n");
             refused(&text, &format!("mapping.users.{needle}"), needle);
         }

@@ -26,6 +26,8 @@ pub async fn run(listen: SocketAddr) -> Result<(), String> {
         &client_id,
         &secret,
     )?;
+    // The demo serves the Active Directory profile (docs/configuration.md `[compat]`).
+    config.compat.active_directory = true;
     // Metrics on a free loopback port: the demo shows where, rather than claiming one.
     config.metrics.listen = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
     let (_gateway, running, observed) = app::start_observed(&config).await?;
@@ -40,6 +42,9 @@ pub async fn run(listen: SocketAddr) -> Result<(), String> {
     println!("Try:");
     println!("  ldapsearch -x -H ldap://{addr} -b {base} '(cn=a*)' cn telephoneNumber");
     println!("  ldapsearch -x -H ldap://{addr} -b {base} '(telephoneNumber=+14255550100)' cn");
+    println!(
+        "  ldapsearch -x -H ldap://{addr} -b {base} '(&(objectClass=user)(objectCategory=person)(!(userAccountControl:1.2.840.113556.1.4.803:=2))(sAMAccountName=mbowen))' sAMAccountName userAccountControl objectGUID"
+    );
     println!();
     println!("Press Ctrl-C to stop.");
     let _ = tokio::signal::ctrl_c().await;

@@ -5,6 +5,7 @@
 
 use ldap3_proto::proto::{LdapFilter, LdapMatchingRuleAssertion, LdapSubstringFilter};
 
+use super::compat;
 use super::entry::Entry;
 use super::mapping::Mapping;
 use super::matching::{self, SubstringAssertion};
@@ -111,8 +112,18 @@ pub fn evaluate(f: &LdapFilter, e: &Entry, ctx: &MatchContext<'_>) -> Tri {
             Described::Unknown => Tri::Undefined,
             Described::WithOptions => Tri::False,
         },
-        LdapFilter::Equality(attr, value) => {
-            with_values(attr, e, ctx, |at, values| equality(at, values, value, ctx))
+        LdapFilter::Equality(attr, value) => match anr(attr, ctx) {
+            true => evaluate(&compat::anr_filter(value), e, ctx),
+            false => with_values(attr, e, ctx, |at, values| equality(at, values, value, ctx)),
+        },
+        LdapFilter::Substring(attr, sub)
+            if anr(attr, ctx) && sub.any.is_empty() && sub.final_.is_none() =>
+        {
+            evaluate(
+                &compat::anr_filter(sub.initial.as_deref().unwrap_or("")),
+                e,
+                ctx,
+            )
         }
         LdapFilter::Approx(attr, value) => {
             with_values(attr, e, ctx, |at, values| approx(at, values, value, ctx))
@@ -132,6 +143,12 @@ pub fn evaluate(f: &LdapFilter, e: &Entry, ctx: &MatchContext<'_>) -> Tri {
         }
         LdapFilter::Extensible(mra) => extensible(mra, e, ctx),
     }
+}
+
+/// Whether `attr` is AD's `aNR` served by the AD profile: `(anr=x)` and `(anr=x*)` are
+/// rewritten by `compat::anr_filter` (MS-ADTS 3.1.1.3.1.3.4).
+fn anr(attr: &str, ctx: &MatchContext<'_>) -> bool {
+    matches!(describe(attr), Described::Known(at) if at.name == "aNR" && ctx.mapping.knows(at))
 }
 
 /// Resolves the attribute and hands its values (empty when absent) to `test`, which
@@ -191,6 +208,14 @@ fn uses_e164(at: &AttributeType, ctx: &MatchContext<'_>) -> bool {
 }
 
 fn equality(at: &AttributeType, values: &[String], assertion: &str, ctx: &MatchContext<'_>) -> Tri {
+    if at.is_binary() && at.equality == Equality::OctetString {
+        // objectGUID, objectSid: the assertion's bytes against the value's (`compat`).
+        let wanted = compat::binary_assertions(assertion);
+        return any_value(values, |v| Some(wanted.iter().any(|w| w == v)));
+    }
+    if at.name == "objectCategory" {
+        return any_value(values, |v| compat::object_category_matches(v, assertion));
+    }
     if uses_e164(at, ctx) {
         // CONTRACT §7: valid when it parses as a number or as a Telephone Number.
         if ctx.phone.e164(assertion).is_none()
@@ -287,6 +312,8 @@ fn substrings(
 enum NamedRule {
     Equality(Equality),
     Ordering(Ordering),
+    /// AD's bitwise rules on INTEGER attributes, with `[compat] active_directory` (CONTRACT §9).
+    Bitwise(compat::Bitwise),
 }
 
 const EQUALITY_RULES: &[Equality] = &[
@@ -315,6 +342,9 @@ const ORDERING_RULES: &[Ordering] = &[
 ];
 
 fn named_rule(name: &str) -> Option<NamedRule> {
+    if let Some(b) = compat::Bitwise::from_oid(name) {
+        return Some(NamedRule::Bitwise(b));
+    }
     let hit = |(n, oid): (&str, &str)| n.eq_ignore_ascii_case(name) || oid == name;
     EQUALITY_RULES
         .iter()
@@ -348,6 +378,7 @@ fn rule_applies(rule: NamedRule, at: &AttributeType) -> bool {
             o == at.ordering
                 || (matches!(o, Ordering::CaseIgnore | Ordering::CaseExact) && stringy(at.equality))
         }
+        NamedRule::Bitwise(_) => at.equality == Equality::Integer,
     }
 }
 
@@ -360,6 +391,10 @@ fn rule_applies(rule: NamedRule, at: &AttributeType) -> bool {
 fn extensible(mra: &LdapMatchingRuleAssertion, e: &Entry, ctx: &MatchContext<'_>) -> Tri {
     let rule = match &mra.matching_rule {
         Some(name) => match named_rule(name) {
+            // Without the AD profile the bitwise rules are unknown, as in slapd.
+            Some(NamedRule::Bitwise(_)) if !ctx.mapping.active_directory() => {
+                return Tri::Undefined;
+            }
             Some(r) => Some(r),
             None => return Tri::Undefined,
         },
@@ -381,6 +416,7 @@ fn extensible(mra: &LdapMatchingRuleAssertion, e: &Entry, ctx: &MatchContext<'_>
             NamedRule::Ordering(o) => {
                 matching::ordering_compare(o, v, value).map(|c| c == std::cmp::Ordering::Less)
             }
+            NamedRule::Bitwise(b) => b.matches(v, value),
         }
     };
     let mut result = Tri::False;

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::Collection;
+use super::compat::{self, AdAttribute};
 use super::entry::Entry;
 use super::schema::{self, AttributeType};
 use super::tree::{Tree, push_named};
@@ -20,6 +21,8 @@ pub enum Source {
     ContactPhone(String),
     /// A field of the first element of orgContact `addresses`.
     ContactAddress(String),
+    /// An attribute of the Active Directory profile, computed (CONTRACT §9).
+    Ad(AdAttribute),
 }
 
 /// One LDAP attribute and its Graph source.
@@ -123,13 +126,16 @@ const FIXED_ATTRIBUTES: &[&str] = &["uid", "entryUUID", "objectClass"];
 
 impl Source {
     /// Parses a configured source: `prop`, `prop1|prop2` (first non-empty),
-    /// `phones:<type>` and `addresses:<field>` (organizational contacts).
+    /// `phones:<type>` and `addresses:<field>` (organizational contacts). A property may
+    /// be a path into a complex property (`onPremisesExtensionAttributes/extensionAttribute1`)
+    /// or a directory extension (`extension_<appid>_<name>`).
     pub fn parse(spec: &str) -> Result<Source, String> {
-        let valid_name = |s: &str| {
+        let valid_segment = |s: &str| {
             !s.is_empty()
                 && s.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '@' || c == '.')
         };
+        let valid_name = |s: &str| s.split('/').all(valid_segment);
         let spec = spec.trim();
         let check = |s: &str| -> Result<String, String> {
             if valid_name(s) {
@@ -154,13 +160,27 @@ impl Source {
         Ok(Source::Property(check(spec)?))
     }
 
-    /// The Graph properties to `$select` for this source.
+    /// The Graph properties to `$select` for this source: the top-level property of a
+    /// path (Graph's `$select` names properties, not their members).
     pub fn graph_properties(&self) -> Vec<&str> {
+        fn top(p: &str) -> &str {
+            p.split('/').next().unwrap_or(p)
+        }
         match self {
-            Source::Property(p) => vec![p.as_str()],
-            Source::FirstOf(ps) => ps.iter().map(String::as_str).collect(),
+            Source::Property(p) => vec![top(p)],
+            Source::FirstOf(ps) => ps.iter().map(|p| top(p)).collect(),
             Source::ContactPhone(_) => vec!["phones"],
             Source::ContactAddress(_) => vec!["addresses"],
+            Source::Ad(ad) => ad.graph_properties(),
+        }
+    }
+
+    /// The values of this source in the entry whose DN is `dn` (`values`, plus the AD
+    /// attributes that depend on the entry, such as distinguishedName).
+    pub fn entry_values(&self, obj: &Value, dn: &str) -> Vec<String> {
+        match self {
+            Source::Ad(ad) => ad.values(obj, dn),
+            _ => self.values(obj),
         }
     }
 
@@ -168,10 +188,10 @@ impl Source {
     /// booleans as JSON writes them); collections give every value.
     pub fn values(&self, obj: &Value) -> Vec<String> {
         match self {
-            Source::Property(p) => json_values(obj.get(p)),
+            Source::Property(p) => json_values(member(obj, p)),
             Source::FirstOf(ps) => ps
                 .iter()
-                .map(|p| json_values(obj.get(p)))
+                .map(|p| json_values(member(obj, p)))
                 .find(|v| !v.is_empty())
                 .unwrap_or_default(),
             Source::ContactPhone(kind) => obj
@@ -195,8 +215,14 @@ impl Source {
                 .and_then(|a| a.first())
                 .map(|address| json_values(address.get(field)))
                 .unwrap_or_default(),
+            Source::Ad(ad) => ad.values(obj, ""),
         }
     }
+}
+
+/// A property, or a member of a complex property named by a `/` path.
+fn member<'v>(obj: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('/').try_fold(obj, |v, segment| v.get(segment))
 }
 
 fn json_values(v: Option<&Value>) -> Vec<String> {
@@ -239,13 +265,21 @@ pub struct Override {
 
 impl Override {
     /// Parses `ldapAttr = "source"` of `[mapping.users]` or `[mapping.contacts]`: the
-    /// attribute must be one the gateway knows and may remap (not `uid`, `entryUUID`,
-    /// `objectClass` or an operational one); the source is `Source::parse`'s, and an
-    /// empty one drops the attribute.
+    /// attribute may be remapped (not `uid`, `entryUUID`, `objectClass` or an operational
+    /// one); a name the built-in schema does not know is declared as a Directory String
+    /// with caseIgnore rules unless `[mapping.types]` declared it first
+    /// (`schema::declare`). The source is `Source::parse`'s, and an empty one drops the
+    /// attribute.
     pub fn parse(name: &str, spec: &str) -> Result<Override, String> {
-        let at = schema::attribute(name.trim())
-            .ok_or_else(|| format!("{name:?} is not an LDAP attribute name the gateway knows"))?;
-        if FIXED_ATTRIBUTES.contains(&at.name) || (at.operational && at.name != "entryUUID") {
+        let name = name.trim();
+        let at = match schema::attribute(name) {
+            Some(at) => at,
+            None => schema::declare(name, schema::DeclaredSyntax::DirectoryString)?,
+        };
+        if FIXED_ATTRIBUTES.contains(&at.name)
+            || (at.operational && at.name != "entryUUID")
+            || at.origin == schema::Origin::AdCompat
+        {
             return Err(format!(
                 "{name:?} cannot be remapped: it is fixed by the directory tree"
             ));
@@ -306,10 +340,39 @@ impl Mapping {
     /// The default mapping changed by overrides already parsed (`Override::parse`),
     /// applied in order.
     pub fn with_parsed_overrides(users: &[Override], contacts: &[Override]) -> Mapping {
+        Mapping::configured(users, contacts, None)
+    }
+
+    /// The configured mapping: the default one, then (with `[compat] active_directory`,
+    /// `ad_base_dn` being the base DN) the attributes of the AD profile (CONTRACT §9),
+    /// then the overrides in order.
+    pub fn configured(
+        users: &[Override],
+        contacts: &[Override],
+        ad_base_dn: Option<&str>,
+    ) -> Mapping {
         let mut mapping = Mapping::default_mapping();
+        if let Some(base_dn) = ad_base_dn {
+            for c in [Collection::Users, Collection::Contacts] {
+                let added = compat::mappings(c, base_dn);
+                let table = match c {
+                    Collection::Users => &mut mapping.users,
+                    Collection::Contacts => &mut mapping.contacts,
+                };
+                table.retain(|m| !added.iter().any(|a| std::ptr::eq(a.attr, m.attr)));
+                table.extend(added);
+            }
+        }
         apply_overrides(&mut mapping.users, users);
         apply_overrides(&mut mapping.contacts, contacts);
         mapping
+    }
+
+    /// Whether the AD profile is on (`[compat] active_directory`).
+    pub fn active_directory(&self) -> bool {
+        self.users
+            .iter()
+            .any(|m| matches!(m.source, Source::Ad(AdAttribute::Anr)))
     }
 
     /// Graph properties for `$select`: always `id` (and `userPrincipalName` for users),
@@ -365,8 +428,9 @@ impl Mapping {
         // The RDN value is always present, whatever the mapping says (CONTRACT §8:
         // every DN the gateway returns reads back).
         push_named(&mut entry, "uid", vec![key.to_string()]);
+        let dn = entry.dn.clone();
         for m in self.for_collection(c) {
-            entry.push(m.attr, m.source.values(obj));
+            entry.push(m.attr, m.source.entry_values(obj, &dn));
         }
         if let Some(id) = id {
             push_named(&mut entry, "entryUUID", vec![id.to_string()]);
@@ -579,7 +643,11 @@ mod tests {
             m.sources(Collection::Contacts, pager),
             [&Source::ContactPhone("pager".into())]
         );
-        assert!(Mapping::with_overrides(&[("bogusAttr".into(), "x".into())], &[]).is_err());
+        // A name the schema lacks is declared (CONTRACT §9); one that is not a name is not.
+        let m2 = Mapping::with_overrides(&[("bogusAttr".into(), "x".into())], &[]).unwrap();
+        let bogus = schema::attribute("bogusattr").unwrap();
+        assert!(m2.knows(bogus) && !m.knows(bogus));
+        assert!(Mapping::with_overrides(&[("bogus attr".into(), "x".into())], &[]).is_err());
         assert!(Mapping::with_overrides(&[("uid".into(), "mail".into())], &[]).is_err());
         assert!(Mapping::with_overrides(&[("mail".into(), "bad name".into())], &[]).is_err());
     }
@@ -605,6 +673,84 @@ mod tests {
         assert!(e.contains("cannot be remapped"), "{e}");
         let e = Override::parse("cn", "display Name").unwrap_err();
         assert!(e.contains("Graph property"), "{e}");
+    }
+
+    #[test]
+    fn nested_properties_and_extensions_are_read_and_selected_by_their_top_level() {
+        let m = Mapping::with_overrides(
+            &[
+                (
+                    "extensionAttribute1".into(),
+                    "onPremisesExtensionAttributes/extensionAttribute1".into(),
+                ),
+                ("costCenter".into(), "extension_0123abcd_costCenter".into()),
+                ("employeeID".into(), "employeeId".into()),
+            ],
+            &[],
+        )
+        .unwrap();
+        let select = m.select(Collection::Users);
+        assert!(select.contains(&"onPremisesExtensionAttributes".to_string()));
+        assert!(!select.iter().any(|p| p.contains('/')), "{select:?}");
+        assert!(select.contains(&"extension_0123abcd_costCenter".to_string()));
+        let mut u = graph_user();
+        u["onPremisesExtensionAttributes"] =
+            json!({"extensionAttribute1": "Contoso-42", "extensionAttribute2": null});
+        u["extension_0123abcd_costCenter"] = json!("CC-7");
+        let e = m.to_entry(Collection::Users, &u, &tree()).unwrap();
+        assert_eq!(values(&e, "extensionAttribute1"), ["Contoso-42"]);
+        assert_eq!(values(&e, "costCenter"), ["CC-7"]);
+        assert_eq!(values(&e, "employeeID"), ["12345"]);
+        let ext1 = schema::attribute("extensionattribute1").unwrap();
+        assert_eq!(ext1.origin, schema::Origin::Custom);
+        assert_eq!(ext1.equality, schema::Equality::CaseIgnore);
+        assert!(m.knows(ext1));
+        // A path that is not there, or through a scalar, gives no value.
+        u["onPremisesExtensionAttributes"] = json!("flat");
+        let e = m.to_entry(Collection::Users, &u, &tree()).unwrap();
+        assert!(values(&e, "extensionAttribute1").is_empty());
+        assert!(Source::parse("a//b").is_err());
+        assert!(Source::parse("/a").is_err());
+    }
+
+    #[test]
+    fn the_ad_profile_adds_its_attributes_before_the_overrides() {
+        let m = Mapping::configured(&[], &[], Some("dc=example,dc=com"));
+        assert!(m.active_directory());
+        assert!(!Mapping::default_mapping().active_directory());
+        let mut u = graph_user();
+        u["accountEnabled"] = json!(true);
+        u["onPremisesSecurityIdentifier"] = json!("S-1-5-21-1-2-3-1104");
+        let e = m.to_entry(Collection::Users, &u, &tree()).unwrap();
+        assert_eq!(
+            values(&e, "objectCategory"),
+            ["CN=Person,CN=Schema,CN=Configuration,dc=example,dc=com"]
+        );
+        assert_eq!(values(&e, "userAccountControl"), ["512"]);
+        assert_eq!(values(&e, "distinguishedName"), vec![e.dn.clone()]);
+        // The UPN's local part, not mailNickname, when onPremisesSamAccountName is empty.
+        assert_eq!(values(&e, "sAMAccountName"), ["adele.vance"]);
+        assert_eq!(values(&e, "objectGUID")[0].chars().count(), 16);
+        assert_eq!(values(&e, "objectSid")[0].chars().count(), 8 + 5 * 4);
+        assert!(values(&e, "aNR").is_empty());
+        let select = m.select(Collection::Users);
+        for p in [
+            "accountEnabled",
+            "onPremisesSecurityIdentifier",
+            "onPremisesSamAccountName",
+        ] {
+            assert!(select.contains(&p.to_string()), "{p}");
+        }
+        let contact = json!({"id": "25caf5a6-8e4b-4d2d-a1bd-3e0f4c9a1234", "displayName": "X"});
+        let c = m.to_entry(Collection::Contacts, &contact, &tree()).unwrap();
+        assert!(values(&c, "userAccountControl").is_empty());
+        assert_eq!(values(&c, "objectCategory").len(), 1);
+        // An override still wins, and the profile's computed ones cannot be remapped.
+        let o = Override::parse("sAMAccountName", "mailNickname").unwrap();
+        let m = Mapping::configured(&[o], &[], Some("dc=example,dc=com"));
+        let e = m.to_entry(Collection::Users, &u, &tree()).unwrap();
+        assert_eq!(values(&e, "sAMAccountName"), ["AdeleV"]);
+        assert!(Override::parse("userAccountControl", "accountEnabled").is_err());
     }
 
     #[test]

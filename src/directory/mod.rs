@@ -1,6 +1,7 @@
 //! The directory model: the tree, attribute types and their matching rules, the mapping
 //! from Graph objects to LDAP entries, and local filter evaluation. Pure logic: no I/O.
 
+pub mod compat;
 pub mod entry;
 pub mod filter;
 pub mod mapping;

@@ -99,6 +99,12 @@ pub enum Origin {
     /// An AD-style type defined only so that `[mapping]` can serve it (`ipPhone`): known
     /// where a configured mapping serves it, unknown otherwise (not in `cn=Subschema`).
     AdOptional,
+    /// Served only with `[compat] active_directory` (CONTRACT §9): known where the
+    /// mapping serves it, like `AdOptional`.
+    AdCompat,
+    /// A name the built-in schema does not know, declared by the configured mapping
+    /// (`declare`): known where the mapping serves it.
+    Custom,
 }
 
 /// RFC 4512 §4.1.2 attribute usage.
@@ -112,7 +118,13 @@ pub enum Usage {
 impl AttributeType {
     /// True unless the type is an AD-style one only a configured mapping can serve.
     pub fn always_known(&self) -> bool {
-        self.origin != Origin::AdOptional
+        matches!(self.origin, Origin::Standard | Origin::AdMapped)
+    }
+
+    /// True for binary values (Octet String syntax: objectGUID, objectSid): the entry
+    /// holds each byte as one char U+0000..U+00FF (`binary_text`), sent as raw bytes.
+    pub fn is_binary(&self) -> bool {
+        self.syntax == OCTET_STRING
     }
 
     /// True for attributes whose equality is telephoneNumberMatch (phone attributes).
@@ -138,11 +150,150 @@ impl AttributeType {
 /// Looks an attribute type up by name, alias or OID, case-insensitively.
 /// Attribute options (`cn;lang-de`) are not stripped here; callers decide.
 pub fn attribute(name: &str) -> Option<&'static AttributeType> {
-    ATTRIBUTES.iter().find(|at| {
+    let is = |at: &AttributeType| {
         at.name.eq_ignore_ascii_case(name)
             || at.oid == name
             || at.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
-    })
+    };
+    ATTRIBUTES
+        .iter()
+        .find(|at| is(at))
+        .or_else(|| declared().into_iter().find(|at| is(at)))
+}
+
+/// The types the configured mapping declared (`declare`), in declaration order.
+pub fn declared() -> Vec<&'static AttributeType> {
+    DECLARED.lock().map(|d| d.clone()).unwrap_or_default()
+}
+
+/// Types declared by `[mapping]` for names the built-in schema does not know. Append-only
+/// for the process's life: a name keeps one definition, and `Mapping::knows` decides
+/// whether a given configuration serves it.
+static DECLARED: std::sync::Mutex<Vec<&'static AttributeType>> = std::sync::Mutex::new(Vec::new());
+
+/// The syntax and rules a configured name is served with (`[mapping.types]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclaredSyntax {
+    /// Directory String: caseIgnoreMatch, caseIgnoreSubstringsMatch (the default).
+    DirectoryString,
+    /// Directory String compared exactly: caseExactMatch, caseExactSubstringsMatch.
+    DirectoryStringCaseExact,
+    /// IA5 String: caseIgnoreIA5Match, caseIgnoreIA5SubstringsMatch.
+    Ia5String,
+    /// INTEGER: integerMatch, integerOrderingMatch.
+    Integer,
+    /// Telephone Number: telephoneNumberMatch (and CONTRACT §7's phone matching).
+    TelephoneNumber,
+}
+
+impl DeclaredSyntax {
+    /// Parses `syntax` (and the optional `equality`) of `[mapping.types.<name>]`.
+    pub fn parse(syntax: Option<&str>, equality: Option<&str>) -> Result<Self, String> {
+        let syntax = syntax.unwrap_or("directoryString");
+        let base = match syntax.to_ascii_lowercase().as_str() {
+            "directorystring" | DIRECTORY_STRING => DeclaredSyntax::DirectoryString,
+            "ia5string" | IA5_STRING => DeclaredSyntax::Ia5String,
+            "integer" | "1.3.6.1.4.1.1466.115.121.1.27" => DeclaredSyntax::Integer,
+            "telephonenumber" | TELEPHONE_NUMBER => DeclaredSyntax::TelephoneNumber,
+            other => {
+                return Err(format!(
+                    "unsupported syntax {other:?}: use directoryString, IA5String, integer or telephoneNumber"
+                ));
+            }
+        };
+        let Some(eq) = equality else {
+            return Ok(base);
+        };
+        match (base, eq.to_ascii_lowercase().as_str()) {
+            (DeclaredSyntax::DirectoryString, "caseignorematch") => Ok(base),
+            (DeclaredSyntax::DirectoryString, "caseexactmatch") => {
+                Ok(DeclaredSyntax::DirectoryStringCaseExact)
+            }
+            (DeclaredSyntax::Ia5String, "caseignoreia5match")
+            | (DeclaredSyntax::Integer, "integermatch")
+            | (DeclaredSyntax::TelephoneNumber, "telephonenumbermatch") => Ok(base),
+            _ => Err(format!(
+                "equality {eq:?} does not apply to syntax {syntax:?}"
+            )),
+        }
+    }
+}
+
+/// RFC 4512 §1.4 `descr`: a letter, then letters, digits and hyphens.
+fn is_descr(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// A stable OID for a declared name under the gateway's arc: `<arc>.9.<FNV-1a of the
+/// lowercased name>`, so that a name keeps its OID across restarts and hosts.
+fn declared_oid(name: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.to_ascii_lowercase().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{GATEWAY_OID_ARC}.9.{h}")
+}
+
+/// The type of a name the built-in schema does not know, declared by the configuration
+/// with `syntax` (CONTRACT §9): created once per process and then found by `attribute`.
+/// A name the schema knows returns its built-in type unchanged; a name declared before
+/// with another syntax is an error.
+pub fn declare(name: &str, syntax: DeclaredSyntax) -> Result<&'static AttributeType, String> {
+    if let Some(at) = ATTRIBUTES.iter().find(|at| {
+        at.name.eq_ignore_ascii_case(name)
+            || at.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    }) {
+        return Ok(at);
+    }
+    if !is_descr(name) {
+        return Err(format!(
+            "{name:?} is not an LDAP attribute name (a letter, then letters, digits or '-')"
+        ));
+    }
+    let wanted = declared_type(name, syntax);
+    let mut table = DECLARED
+        .lock()
+        .map_err(|_| "the declared schema is unavailable".to_string())?;
+    if let Some(at) = table.iter().find(|at| at.name.eq_ignore_ascii_case(name)) {
+        return if same_rules(at, &wanted) {
+            Ok(at)
+        } else {
+            Err(format!(
+                "{name:?} is already declared with another syntax in this process"
+            ))
+        };
+    }
+    let leaked: &'static AttributeType = Box::leak(Box::new(wanted));
+    table.push(leaked);
+    Ok(leaked)
+}
+
+fn same_rules(a: &AttributeType, b: &AttributeType) -> bool {
+    a.syntax == b.syntax && a.equality == b.equality && a.substrings == b.substrings
+}
+
+fn declared_type(name: &str, syntax: DeclaredSyntax) -> AttributeType {
+    let name: &'static str = Box::leak(name.to_string().into_boxed_str());
+    let oid: &'static str = Box::leak(declared_oid(name).into_boxed_str());
+    let base = match syntax {
+        DeclaredSyntax::DirectoryString => text(name, &[], oid),
+        DeclaredSyntax::DirectoryStringCaseExact => AttributeType {
+            equality: Equality::CaseExact,
+            substrings: Substrings::CaseExact,
+            ordering: Ordering::CaseExact,
+            ..text(name, &[], oid)
+        },
+        DeclaredSyntax::Ia5String => ia5(name, &[], oid),
+        DeclaredSyntax::Integer => integer(name, &[], oid),
+        DeclaredSyntax::TelephoneNumber => phone(name, &[], oid),
+    };
+    AttributeType {
+        origin: Origin::Custom,
+        ..base
+    }
 }
 
 /// Every attribute type the gateway knows.
@@ -215,6 +366,7 @@ const NUMERIC_STRING: &str = "1.3.6.1.4.1.1466.115.121.1.36";
 const POSTAL_ADDRESS: &str = "1.3.6.1.4.1.1466.115.121.1.41";
 const OCTET_STRING: &str = "1.3.6.1.4.1.1466.115.121.1.40";
 const GENERALIZED_TIME: &str = "1.3.6.1.4.1.1466.115.121.1.24";
+const INTEGER: &str = "1.3.6.1.4.1.1466.115.121.1.27";
 
 /// A Directory String attribute with caseIgnore equality, substrings and (CONTRACT §6)
 /// caseIgnoreOrderingMatch.
@@ -357,6 +509,29 @@ const fn numeric(
         substrings: Substrings::NumericString,
         ordering: Ordering::None,
         ..text(name, aliases, oid)
+    }
+}
+
+/// An INTEGER attribute: integerMatch and integerOrderingMatch, no substrings.
+const fn integer(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    oid: &'static str,
+) -> AttributeType {
+    AttributeType {
+        syntax: INTEGER,
+        equality: Equality::Integer,
+        substrings: Substrings::None,
+        ordering: Ordering::Integer,
+        ..text(name, aliases, oid)
+    }
+}
+
+/// An attribute served only by the AD compatibility profile (CONTRACT §9).
+const fn ad_compat(at: AttributeType) -> AttributeType {
+    AttributeType {
+        origin: Origin::AdCompat,
+        ..at
     }
 }
 
@@ -770,6 +945,30 @@ static ATTRIBUTES: &[AttributeType] = &[
         &[],
         "1.2.840.113556.1.4.646",
     )),
+    // --- served by `[compat] active_directory` (CONTRACT §9), with AD's OIDs
+    //     (MS-ADA1/MS-ADA3: objectCategory 1.2.840.113556.1.4.782, userAccountControl
+    //     1.2.840.113556.1.4.8, objectGUID 1.2.840.113556.1.4.2, objectSid
+    //     1.2.840.113556.1.4.146, aNR 1.2.840.113556.1.4.1208). objectGUID and objectSid
+    //     are Octet Strings (octetStringMatch), as AD publishes them to LDAP clients ---
+    ad_compat(single(dn_valued(
+        "objectCategory",
+        &[],
+        "1.2.840.113556.1.4.782",
+    ))),
+    ad_compat(single(integer(
+        "userAccountControl",
+        &[],
+        "1.2.840.113556.1.4.8",
+    ))),
+    ad_compat(single(AttributeType {
+        equality: Equality::OctetString,
+        ..opaque("objectGUID", &[], "1.2.840.113556.1.4.2", OCTET_STRING)
+    })),
+    ad_compat(single(AttributeType {
+        equality: Equality::OctetString,
+        ..opaque("objectSid", &[], "1.2.840.113556.1.4.146", OCTET_STRING)
+    })),
+    ad_compat(single(text("aNR", &[], "1.2.840.113556.1.4.1208"))),
     // --- operational attributes (CONTRACT §4) ---
     operational(
         single(AttributeType {
@@ -1311,7 +1510,7 @@ impl ObjectClass {
 fn matching_rule_descriptions(known: &dyn Fn(&AttributeType) -> bool) -> Vec<String> {
     let mut seen: Vec<(&str, &str)> = Vec::new();
     let mut out = Vec::new();
-    for at in ATTRIBUTES.iter().filter(|at| known(at)) {
+    for at in ATTRIBUTES.iter().chain(declared()).filter(|at| known(at)) {
         for rule in [at.equality.rule(), at.ordering.rule(), at.substrings.rule()]
             .into_iter()
             .flatten()
@@ -1379,6 +1578,7 @@ pub fn subschema_entry(known: &dyn Fn(&AttributeType) -> bool) -> super::entry::
         "attributeTypes",
         ATTRIBUTES
             .iter()
+            .chain(declared())
             .filter(|at| known(at))
             .map(AttributeType::description)
             .collect(),
@@ -1497,6 +1697,57 @@ mod tests {
     }
 
     #[test]
+    fn declared_names_get_a_stable_type_and_are_published_where_known() {
+        let at = declare("gwTestSiteCode", DeclaredSyntax::DirectoryString).unwrap();
+        assert!(std::ptr::eq(attribute("GWTESTSITECODE").unwrap(), at));
+        assert!(std::ptr::eq(
+            declare("gwtestsitecode", DeclaredSyntax::DirectoryString).unwrap(),
+            at
+        ));
+        assert!(declare("gwTestSiteCode", DeclaredSyntax::Integer).is_err());
+        assert!(declare("9lives", DeclaredSyntax::DirectoryString).is_err());
+        assert!(declare("with space", DeclaredSyntax::DirectoryString).is_err());
+        // A built-in name is the built-in type, whatever is asked.
+        assert!(std::ptr::eq(
+            declare("cn", DeclaredSyntax::Integer).unwrap(),
+            attribute("cn").unwrap()
+        ));
+        assert_eq!(at.origin, Origin::Custom);
+        assert!(!at.always_known());
+        assert!(at.oid.starts_with(GATEWAY_OID_ARC));
+        assert_eq!(at.oid, declared_oid("GWTESTSITECODE"));
+        assert_eq!(
+            at.description(),
+            format!(
+                "( {} NAME 'gwTestSiteCode' EQUALITY caseIgnoreMatch ORDERING caseIgnoreOrderingMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )",
+                at.oid
+            )
+        );
+        let n = declare("gwTestLevel", DeclaredSyntax::Integer).unwrap();
+        assert_eq!(n.equality, Equality::Integer);
+        let published = |known: &dyn Fn(&AttributeType) -> bool| {
+            subschema_entry(known)
+                .get(attribute("attributeTypes").unwrap())
+                .unwrap()
+                .to_vec()
+        };
+        let with = published(&|a: &AttributeType| a.always_known() || std::ptr::eq(a, at));
+        assert!(with.iter().any(|d| d.contains("'gwTestSiteCode'")));
+        let without = published(&|a: &AttributeType| a.always_known());
+        assert!(!without.iter().any(|d| d.contains("'gwTestSiteCode'")));
+        assert_eq!(
+            DeclaredSyntax::parse(Some("directoryString"), Some("caseExactMatch")),
+            Ok(DeclaredSyntax::DirectoryStringCaseExact)
+        );
+        assert!(DeclaredSyntax::parse(Some("integer"), Some("caseIgnoreMatch")).is_err());
+        assert!(DeclaredSyntax::parse(Some("jpeg"), None).is_err());
+        assert_eq!(
+            DeclaredSyntax::parse(None, None),
+            Ok(DeclaredSyntax::DirectoryString)
+        );
+    }
+
+    #[test]
     fn only_default_mapped_ad_types_are_always_known() {
         let mapping = super::super::mapping::Mapping::default_mapping();
         let mapped = |at: &AttributeType| {
@@ -1509,7 +1760,9 @@ mod tests {
         for at in ATTRIBUTES {
             match at.origin {
                 Origin::AdMapped => assert!(mapped(at), "{} is not mapped", at.name),
-                Origin::AdOptional => assert!(!mapped(at), "{} is mapped", at.name),
+                Origin::AdOptional | Origin::AdCompat | Origin::Custom => {
+                    assert!(!mapped(at), "{} is mapped", at.name)
+                }
                 Origin::Standard => {}
             }
         }

@@ -52,10 +52,12 @@ pub async fn compare(gw: &Gateway, identity: &Identity, req: &LdapCompareRequest
             format!("the entry has no {}", at.name),
         );
     }
-    let assertion = LdapFilter::Equality(
-        req.atype.clone(),
-        String::from_utf8_lossy(&req.val).into_owned(),
-    );
+    // A binary attribute (objectGUID) compares bytes: carry them one byte per char.
+    let value = match at.is_binary() {
+        true => crate::directory::compat::binary_text(&req.val),
+        false => String::from_utf8_lossy(&req.val).into_owned(),
+    };
+    let assertion = LdapFilter::Equality(req.atype.clone(), value);
     if gw.directory.matches(&assertion, &entry) {
         ldap_result(LdapResultCode::CompareTrue, "")
     } else {

@@ -3,6 +3,7 @@
 
 use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchResultEntry};
 
+use crate::directory::compat;
 use crate::directory::entry::Entry;
 use crate::directory::schema::{self, AttributeType};
 
@@ -64,7 +65,13 @@ impl AttributeSelection {
                 vals: if self.types_only {
                     Vec::new()
                 } else {
-                    vals.iter().map(|v| v.as_bytes().to_vec()).collect()
+                    vals.iter()
+                        .map(|v| match at.is_binary() {
+                            // objectGUID, objectSid: one byte per char (CONTRACT §9).
+                            true => compat::text_bytes(v),
+                            false => v.as_bytes().to_vec(),
+                        })
+                        .collect()
                 },
             })
             .collect();

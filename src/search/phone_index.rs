@@ -60,9 +60,11 @@ pub struct IndexSize {
 /// orgContact phone. Other sources are not indexed.
 fn source_key(s: &Source) -> Option<String> {
     match s {
+        // A member of a complex property (`a/b`) is not indexed: delta `$select`s top-level ones.
+        Source::Property(p) if p.contains('/') => None,
         Source::Property(p) => Some(p.clone()),
         Source::ContactPhone(kind) => Some(format!("phones:{}", kind.to_ascii_lowercase())),
-        Source::FirstOf(_) | Source::ContactAddress(_) => None,
+        Source::FirstOf(_) | Source::ContactAddress(_) | Source::Ad(_) => None,
     }
 }
 

@@ -24,6 +24,8 @@ pub enum FilterOp {
     In,
     /// `startsWith(p,'v')`, or `p/any(x:startsWith(x,'v'))` on a string collection.
     StartsWith,
+    /// `p eq true` / `p eq false` on a Boolean (unquoted, GRAPH.md §1 "Literal forms").
+    EqBoolean,
 }
 
 /// How a property behaves in `$search` (GRAPH.md §2).
@@ -46,6 +48,8 @@ pub enum PropertyKind {
     StringCollection,
     /// The object id, a GUID written as a string.
     Id,
+    /// A Boolean (accountEnabled), compared with `FilterOp::EqBoolean` only.
+    Boolean,
 }
 
 /// One row of the capability table.
@@ -63,7 +67,7 @@ impl PropertyCapabilities {
     /// Support of one operator on this property.
     pub fn support(&self, op: FilterOp) -> Support {
         match op {
-            FilterOp::Eq => self.eq,
+            FilterOp::Eq | FilterOp::EqBoolean => self.eq,
             FilterOp::In => self.in_list,
             FilterOp::StartsWith => self.starts_with,
         }
@@ -119,6 +123,8 @@ static USERS: &[PropertyCapabilities] = &[
     row("country", Str, D, D, D, S::No),
     row("employeeId", Str, D, D, No, S::No),
     row("userType", Str, D, D, No, S::No),
+    // CONTRACT §9: userAccountControl's bitwise rules decide accountEnabled.
+    row("accountEnabled", PropertyKind::Boolean, D, D, No, S::No),
     row("otherMails", Coll, D, No, D, S::No),
     row("proxyAddresses", Coll, D, No, D, S::No),
     row("preferredLanguage", Str, A, A, No, S::No),

@@ -197,6 +197,7 @@ fn render_comparison(c: &Comparison, advanced: &mut bool) -> String {
     let lit = string_literal(&c.value);
     let p = &c.property;
     match (c.op, c.collection_any) {
+        (FilterOp::EqBoolean, _) => format!("{p} eq {}", c.value),
         (FilterOp::StartsWith, false) => format!("startsWith({p},{lit})"),
         (FilterOp::StartsWith, true) => format!("{p}/any(p:startsWith(p,{lit}))"),
         (_, false) => format!("{p} eq {lit}"),

@@ -507,24 +507,7 @@ fn variant_notes(original: &[&Comparison], sent: &[&Comparison]) -> Vec<String> 
 /// `$select` for a collection: `id`, `userPrincipalName` for users, then every Graph
 /// property the mapping reads (CONTRACT §5), each once.
 fn select_properties(mapping: &Mapping, c: Collection) -> Vec<String> {
-    let mut out: Vec<String> = vec!["id".to_string()];
-    if c == Collection::Users {
-        out.push("userPrincipalName".to_string());
-    }
-    let mut add = |p: &str| {
-        if !out.iter().any(|x| x == p) {
-            out.push(p.to_string());
-        }
-    };
-    for m in mapping.for_collection(c) {
-        match &m.source {
-            Source::Property(p) => add(p),
-            Source::FirstOf(ps) => ps.iter().for_each(|p| add(p)),
-            Source::ContactPhone(_) => add("phones"),
-            Source::ContactAddress(_) => add("addresses"),
-        }
-    }
-    out
+    mapping.select(c)
 }
 
 /// The `explain` text of a plan: each request (method, decoded URL, headers), what is

@@ -18,6 +18,7 @@ use super::capabilities::{
 use super::expr::{Comparison, Expr, SearchExpr, VariantTag};
 use super::plan::{PhoneAssertion, TranslateContext};
 use crate::directory::Collection;
+use crate::directory::compat::{self, AdAttribute, Bitwise};
 use crate::directory::mapping::{Mapping, Source};
 use crate::directory::matching::{self, SubstringAssertion};
 use crate::directory::schema::{self, AttributeType, Equality, Ordering, Substrings};
@@ -119,7 +120,8 @@ pub fn translate(f: &LdapFilter, c: Collection, ctx: &TranslateContext) -> Trans
             children.iter().map(|x| translate(x, c, ctx)).collect(),
             &ldap_filter_text(f),
         ),
-        LdapFilter::Not(inner) => not(translate(inner, c, ctx), &ldap_filter_text(f)),
+        LdapFilter::Not(inner) => ad_bitwise(inner, c, ctx, true, &ldap_filter_text(f))
+            .unwrap_or_else(|| not(translate(inner, c, ctx), &ldap_filter_text(f))),
         LdapFilter::Equality(a, v) => item(a, &Item::Equality(v), f, c, ctx),
         LdapFilter::Substring(a, s) => item(a, &Item::Substring(s), f, c, ctx),
         LdapFilter::GreaterOrEqual(a, _) | LdapFilter::LessOrEqual(a, _) => {
@@ -127,6 +129,11 @@ pub fn translate(f: &LdapFilter, c: Collection, ctx: &TranslateContext) -> Trans
         }
         LdapFilter::Present(a) => item(a, &Item::Present, f, c, ctx),
         LdapFilter::Approx(a, _) => item(a, &Item::Approx, f, c, ctx),
+        LdapFilter::Extensible(_)
+            if let Some(t) = ad_bitwise(f, c, ctx, false, &ldap_filter_text(f)) =>
+        {
+            t
+        }
         LdapFilter::Extensible(m) => match &m.type_ {
             Some(a) if !m.dn_attributes => item(a, &Item::Extensible, f, c, ctx),
             _ => Translated::drop(
@@ -358,6 +365,11 @@ fn item(
         return object_class_item(kind, c, &label);
     }
     let sources = attribute_sources(ctx.mapping, c, at);
+    if let [Source::Ad(ad)] = sources.as_slice()
+        && let Some(t) = ad_item(ad, at, kind, c, ctx, &label)
+    {
+        return t;
+    }
     if sources.is_empty() {
         let always = ALWAYS_PRESENT
             .iter()
@@ -430,6 +442,170 @@ fn item(
         Item::Approx => Translated::drop(&label, "approximate match is checked locally"),
         Item::Extensible => Translated::drop(&label, "extensible match is checked locally"),
     }
+}
+
+/// CONTRACT §9: an AD bitwise rule on userAccountControl (512 enabled, 514 disabled)
+/// decides accountEnabled: the rule is evaluated on both values, and the item (or its
+/// negation, `negated`) becomes `accountEnabled eq true/false`, a constant, or the local
+/// check. `None` when `f` is not such an item. A negated item relies on every user having
+/// accountEnabled (Graph requires it when a user is created, GRAPH.md §10b); an entry
+/// without it has no userAccountControl and matches every negated bitwise item locally.
+fn ad_bitwise(
+    f: &LdapFilter,
+    c: Collection,
+    ctx: &TranslateContext,
+    negated: bool,
+    label: &str,
+) -> Option<Translated> {
+    let LdapFilter::Extensible(m) = f else {
+        return None;
+    };
+    let rule = Bitwise::from_oid(m.matching_rule.as_deref()?)?;
+    let at = schema::attribute(m.type_.as_deref()?)?;
+    if m.dn_attributes || !ctx.mapping.knows(at) {
+        return None;
+    }
+    let sources = attribute_sources(ctx.mapping, c, at);
+    if !matches!(
+        sources.as_slice(),
+        [Source::Ad(AdAttribute::UserAccountControl)]
+    ) {
+        return None;
+    }
+    let on = |enabled: bool| {
+        rule.matches(
+            &compat::user_account_control(enabled).to_string(),
+            &m.match_value,
+        )
+    };
+    let (Some(enabled), Some(disabled)) = (on(true), on(false)) else {
+        return Some(Translated::undefined());
+    };
+    let (enabled, disabled) = if negated {
+        (!enabled, !disabled)
+    } else {
+        (enabled, disabled)
+    };
+    Some(match (enabled, disabled) {
+        (true, false) => account_enabled(c, true),
+        (false, true) => account_enabled(c, false),
+        // Negated, every value fails the rule: NOT FALSE is TRUE, also without a value.
+        (true, true) if negated => Translated::constant(true),
+        (true, true) => {
+            Translated::drop(label, "matches every userAccountControl; checked locally")
+        }
+        (false, false) if negated => Translated::drop(
+            label,
+            "only an entry without userAccountControl could match; checked locally",
+        ),
+        (false, false) => Translated::constant(false),
+    })
+}
+
+fn account_enabled(c: Collection, value: bool) -> Translated {
+    match capabilities::property(c, "accountEnabled") {
+        Some(cap) => Translated::filter(Expr::Cmp(comparison(
+            cap,
+            FilterOp::EqBoolean,
+            value.to_string(),
+        ))),
+        None => Translated::with_node(Node::Drop),
+    }
+}
+
+/// An item on an attribute of the AD profile (CONTRACT §9), where its source decides it;
+/// `None` leaves the item to the generic rules.
+fn ad_item(
+    ad: &AdAttribute,
+    at: &'static AttributeType,
+    kind: &Item,
+    c: Collection,
+    ctx: &TranslateContext,
+    label: &str,
+) -> Option<Translated> {
+    Some(match (ad, kind) {
+        (AdAttribute::Anr, Item::Equality(v)) => translate(&compat::anr_filter(v), c, ctx),
+        (AdAttribute::Anr, Item::Substring(sub)) if sub.any.is_empty() && sub.final_.is_none() => {
+            translate(
+                &compat::anr_filter(sub.initial.as_deref().unwrap_or("")),
+                c,
+                ctx,
+            )
+        }
+        (AdAttribute::ObjectCategory(value), Item::Equality(v)) => {
+            match compat::object_category_matches(value, v) {
+                Some(b) => Translated::constant(b),
+                None => Translated::undefined(),
+            }
+        }
+        (AdAttribute::ObjectCategory(_), Item::Present) => Translated::constant(true),
+        (AdAttribute::DistinguishedName, Item::Present) => Translated::constant(true),
+        (AdAttribute::ObjectGuid, Item::Present) => Translated::constant(true),
+        (AdAttribute::ObjectGuid, Item::Equality(v)) => {
+            let ids: Vec<Translated> = compat::binary_assertions(v)
+                .iter()
+                .filter_map(|b| compat::guid_text(&compat::text_bytes(b)))
+                .map(|id| property_equality(at, "id", &id, c, ctx, label))
+                .collect();
+            match ids.len() {
+                0 => Translated::constant(false),
+                _ => or(ids, label),
+            }
+        }
+        (AdAttribute::UserAccountControl, Item::Equality(v)) => {
+            if !matching::assertion_is_valid(Equality::Integer, v) {
+                return Some(Translated::undefined());
+            }
+            let is = |enabled: bool| {
+                matching::equality_match(
+                    Equality::Integer,
+                    &compat::user_account_control(enabled).to_string(),
+                    v,
+                )
+            };
+            match (is(true), is(false)) {
+                (Some(true), _) => account_enabled(c, true),
+                (_, Some(true)) => account_enabled(c, false),
+                _ => Translated::constant(false),
+            }
+        }
+        (AdAttribute::SamAccountName, Item::Equality(v))
+            if !matching::assertion_is_valid(at.equality, v) =>
+        {
+            Translated::undefined()
+        }
+        (AdAttribute::SamAccountName, Item::Equality(v)) => or(
+            vec![
+                property_equality(at, "onPremisesSamAccountName", v, c, ctx, label),
+                // The UPN's local part equals v: the UPN starts with v.
+                property_equality(at, "userPrincipalName", v, c, ctx, label),
+            ],
+            label,
+        ),
+        (AdAttribute::SamAccountName, Item::Substring(sub)) => {
+            let initial_only = LdapSubstringFilter {
+                initial: sub.initial.clone(),
+                any: Vec::new(),
+                final_: None,
+            };
+            let upn = if sub.initial.is_some() {
+                property_substring(at, "userPrincipalName", &initial_only, c, ctx, label)
+            } else {
+                Translated::drop(
+                    label,
+                    "the UPN's local part has no Graph filter; checked locally",
+                )
+            };
+            or(
+                vec![
+                    property_substring(at, "onPremisesSamAccountName", sub, c, ctx, label),
+                    upn,
+                ],
+                label,
+            )
+        }
+        _ => return None,
+    })
 }
 
 /// The values come from any of the sources: OR, without a second note for one source.
@@ -526,6 +702,10 @@ fn on_source(
                     "orgContact phones are not filterable (GRAPH.md §3) and the phone index is not ready",
                 )
             }),
+        (Source::Ad(_), _) => Translated::drop(
+            label,
+            "an attribute the AD profile computes is checked locally",
+        ),
         (Source::ContactPhone(_) | Source::ContactAddress(_), _) => Translated::drop(
             label,
             "orgContact phones and addresses are not filterable (GRAPH.md §3)",

@@ -1814,3 +1814,134 @@ fn many_candidates_are_split_into_requests_that_fit_the_url() {
     seen.sort();
     assert_eq!(seen, ids, "every candidate in exactly one request");
 }
+
+// ------------------------------------------------ Active Directory profile (CONTRACT §9)
+
+fn ad_plan(filter: &str, c: Collection) -> PushdownPlan {
+    let mapping = Mapping::configured(&[], &[], Some("dc=example,dc=com"));
+    let ctx = TranslateContext {
+        mapping: &mapping,
+        user_filter: "",
+        strict_substrings: false,
+        phone_e164: true,
+        phone_variants: &no_variants,
+        phone_index: &|_, _, _| None,
+        page_size: 999,
+    };
+    let f =
+        crate::directory::filter::parse_filter(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
+    plan_collection(&f, c, None, &ctx)
+}
+
+#[test]
+fn ad_bitwise_rules_decide_account_enabled() {
+    let preset = "(&(objectCategory=person)(objectClass=user)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))";
+    assert_eq!(
+        filters(&ad_plan(preset, Collection::Users)),
+        ["accountEnabled eq true"]
+    );
+    // Contacts are persons but not `user`s: no request at all.
+    assert!(ad_plan(preset, Collection::Contacts).queries.is_empty());
+    assert_eq!(
+        filters(&ad_plan(
+            "(userAccountControl:1.2.840.113556.1.4.803:=2)",
+            Collection::Users
+        )),
+        ["accountEnabled eq false"]
+    );
+    assert_eq!(
+        filters(&ad_plan(
+            "(userAccountControl:1.2.840.113556.1.4.804:=514)",
+            Collection::Users
+        )),
+        [""],
+        "both 512 and 514 share a bit: nothing to push"
+    );
+    assert!(
+        ad_plan(
+            "(userAccountControl:1.2.840.113556.1.4.803:=16)",
+            Collection::Users
+        )
+        .queries
+        .is_empty(),
+        "no user has LOCKOUT in 512/514"
+    );
+    assert_eq!(
+        filters(&ad_plan(
+            "(!(userAccountControl:1.2.840.113556.1.4.803:=16))",
+            Collection::Users
+        )),
+        [""]
+    );
+    assert_eq!(
+        filters(&ad_plan("(userAccountControl=514)", Collection::Users)),
+        ["accountEnabled eq false"]
+    );
+    assert!(
+        ad_plan("(userAccountControl=66048)", Collection::Users)
+            .queries
+            .is_empty()
+    );
+    assert!(
+        ad_plan("(objectCategory=group)", Collection::Users)
+            .queries
+            .is_empty()
+    );
+    assert_eq!(
+        filters(&ad_plan(
+            "(objectCategory=CN=Person,CN=Schema,CN=Configuration,DC=example,DC=com)",
+            Collection::Users
+        )),
+        [""]
+    );
+}
+
+#[test]
+fn ad_names_are_pushed_like_name_prefixes() {
+    let anr = filters(&ad_plan("(anr=Adele)", Collection::Users)).join(" | ");
+    for p in [
+        "displayName",
+        "givenName",
+        "surname",
+        "mail",
+        "userPrincipalName",
+    ] {
+        assert!(
+            anr.contains(&format!("startsWith({p},'Adele')")),
+            "{p}: {anr}"
+        );
+    }
+    let login = filters(&ad_plan(
+        "(&(objectClass=user)(sAMAccountName=adele.vance))",
+        Collection::Users,
+    ))
+    .join(" | ");
+    assert!(
+        login.contains("startsWith(userPrincipalName,'adele.vance')"),
+        "{login}"
+    );
+    assert!(
+        login.contains("startsWith(onPremisesSamAccountName,'adele.vance')"),
+        "{login}"
+    );
+    // objectGUID: the 16 bytes name the id (bytes below 0x80, which the PDU decoder
+    // accepts as text).
+    let id = "00112233-4455-6677-1122-334455667711";
+    let guid = crate::directory::compat::guid_bytes(id).unwrap();
+    let f = LdapFilter::Equality(
+        "objectGUID".into(),
+        String::from_utf8(guid.to_vec()).unwrap(),
+    );
+    let mapping = Mapping::configured(&[], &[], Some("dc=example,dc=com"));
+    let ctx = TranslateContext {
+        mapping: &mapping,
+        user_filter: "",
+        strict_substrings: false,
+        phone_e164: true,
+        phone_variants: &no_variants,
+        phone_index: &|_, _, _| None,
+        page_size: 999,
+    };
+    let plan = plan_collection(&f, Collection::Users, None, &ctx);
+    assert_eq!(filters(&plan), [format!("id eq '{id}'")]);
+}

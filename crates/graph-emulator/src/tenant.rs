@@ -881,6 +881,9 @@ struct SampleBuilder {
     employee_counter: u32,
 }
 
+/// The directory extension the sample tenant's users carry (an app's `siteCode`).
+pub const SAMPLE_EXTENSION: &str = "extension_4f2b9c1e8d7a4b6c9e0f1a2b3c4d5e6f_siteCode";
+
 fn office_in(city: &str) -> &'static Office {
     OFFICES
         .iter()
@@ -1019,6 +1022,34 @@ impl SampleBuilder {
         put(
             "preferredLanguage",
             Value::String(language(office.country).to_string()),
+        );
+        // AD-synced users (those with an account name) carry a SID; members an Exchange
+        // custom attribute and a directory extension (the gateway's AD profile, CONTRACT §9).
+        let sid = match &sam {
+            Value::String(_) => Value::String(format!(
+                "S-1-5-21-2127521184-1604012920-1887927527-{}",
+                1100 + self.users.len()
+            )),
+            _ => Value::Null,
+        };
+        put("onPremisesSecurityIdentifier", sid);
+        let mut custom = Map::new();
+        for i in 1..=15 {
+            custom.insert(format!("extensionAttribute{i}"), Value::Null);
+        }
+        if !p.guest {
+            custom.insert(
+                "extensionAttribute1".into(),
+                Value::String(format!("CC-{}", p.department)),
+            );
+        }
+        put("onPremisesExtensionAttributes", Value::Object(custom));
+        put(
+            SAMPLE_EXTENSION,
+            match p.guest {
+                true => Value::Null,
+                false => Value::String(office.building.to_string()),
+            },
         );
         put("onPremisesSamAccountName", sam);
         put("accountEnabled", Value::Bool(p.account_enabled));
