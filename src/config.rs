@@ -21,6 +21,7 @@ use crate::graph::{Credential, GraphSettings, parse_base_url, parse_client_id, p
 use crate::ldap::accounts::{self, AccountSecret, BindAccount};
 use crate::ldap::gateway::EdgeLimits;
 use crate::ldap::tls::TlsVersion;
+use crate::search::membership::GroupSettings;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +33,8 @@ pub struct Config {
     pub phone: PhoneConfig,
     pub mapping: MappingConfig,
     pub metrics: MetricsConfig,
+    /// `[groups]` (CONTRACT §9), as the engine takes it.
+    pub groups: GroupSettings,
 }
 
 /// `[metrics]`: the HTTP listener serving Prometheus `/metrics` and `/healthz`
@@ -261,6 +264,7 @@ impl Config {
             phone: PhoneConfig::default(),
             mapping: MappingConfig::default(),
             metrics: MetricsConfig::default(),
+            groups: GroupSettings::default(),
         })
     }
 }
@@ -303,6 +307,15 @@ struct RawConfig {
     phone: Option<RawPhone>,
     mapping: Option<RawMapping>,
     metrics: Option<RawMetrics>,
+    groups: Option<RawGroups>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroups {
+    enabled: Option<bool>,
+    group_filter: Option<Sp<String>>,
+    max_members: Option<Sp<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -510,6 +523,7 @@ impl ConfigReader<'_> {
         let phone = self.phone(raw.phone)?;
         let mapping = self.mapping(raw.mapping)?;
         let metrics = self.metrics(raw.metrics)?;
+        let groups = self.groups(raw.groups)?;
         Ok(Config {
             ldap,
             tls,
@@ -518,6 +532,7 @@ impl ConfigReader<'_> {
             phone,
             mapping,
             metrics,
+            groups,
         })
     }
 
@@ -829,17 +844,11 @@ impl ConfigReader<'_> {
             raw.graph_url.as_ref(),
             defaults::GRAPH_URL,
         )?;
-        let user_filter = match &raw.user_filter {
-            Some(f) if f.get_ref().chars().any(|c| c.is_control()) => {
-                return Err(self.at(
-                    "graph.user_filter",
-                    f,
-                    "must be one line of OData without control characters",
-                ));
-            }
-            Some(f) => f.get_ref().trim().to_string(),
-            None => defaults::USER_FILTER.to_string(),
-        };
+        let user_filter = self.odata_filter(
+            "graph.user_filter",
+            raw.user_filter.as_ref(),
+            defaults::USER_FILTER,
+        )?;
         let page_size = match raw.page_size {
             Some(p) if *p.get_ref() > MAX_PAGE_SIZE => {
                 return Err(self.at(
@@ -960,6 +969,45 @@ impl ConfigReader<'_> {
                 raw.contact_scan_limit,
                 1,
                 defaults::CONTACT_SCAN_LIMIT,
+            )?,
+        })
+    }
+
+    /// A configured OData `$filter` (`graph.user_filter`, `groups.group_filter`): one line.
+    fn odata_filter(
+        &self,
+        key: &str,
+        value: Option<&Sp<String>>,
+        default: &str,
+    ) -> Result<String, ConfigError> {
+        match value {
+            Some(f) if f.get_ref().chars().any(|c| c.is_control()) => Err(self.at(
+                key,
+                f,
+                "must be one line of OData without control characters",
+            )),
+            Some(f) => Ok(f.get_ref().trim().to_string()),
+            None => Ok(default.to_string()),
+        }
+    }
+
+    fn groups(&self, raw: Option<RawGroups>) -> Result<GroupSettings, ConfigError> {
+        let Some(raw) = raw else {
+            return Ok(GroupSettings::default());
+        };
+        let defaults = GroupSettings::default();
+        Ok(GroupSettings {
+            enabled: raw.enabled.unwrap_or(defaults.enabled),
+            group_filter: self.odata_filter(
+                "groups.group_filter",
+                raw.group_filter.as_ref(),
+                &defaults.group_filter,
+            )?,
+            max_members: self.at_least(
+                "groups.max_members",
+                raw.max_members,
+                1,
+                defaults.max_members,
             )?,
         })
     }

@@ -3,6 +3,7 @@
 
 pub mod entry;
 pub mod filter;
+pub mod group;
 pub mod mapping;
 pub mod matching;
 pub mod phone;

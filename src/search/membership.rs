@@ -1,0 +1,376 @@
+//! Groups at request time (CONTRACT §9, GRAPH.md §12): the entries of `ou=groups` read from
+//! `/groups` and each group's user members, the group DNs of a filter's `memberOf` items
+//! resolved once per search to member-id sets, and the user query of a search that requires a
+//! membership sent to the group's member list instead of `/users`. No PDUs, no filter logic.
+
+use std::collections::HashSet;
+
+use ldap3_proto::proto::LdapFilter;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::{Directory, FetchError, Fetched, ScanBound, fetch_request};
+use crate::directory::entry::Entry;
+use crate::directory::group::{
+    GroupKey, MembershipAssertion, Memberships, group_entry, membership_assertion,
+    membership_assertions,
+};
+use crate::directory::tree::Target;
+use crate::error::LdapError;
+use crate::graph::{GraphError, GraphRequest};
+use crate::translate::GraphQuery;
+use crate::translate::odata::{encode_query_value, string_literal};
+
+/// `[groups]` as the engine takes it (docs/configuration.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSettings {
+    /// Serve `ou=groups` and answer `memberOf` from Graph.
+    pub enabled: bool,
+    /// OData `$filter` every group read is limited to (empty: all groups).
+    pub group_filter: String,
+    /// Most members read from one group's member list before adminLimitExceeded (11).
+    pub max_members: u32,
+}
+
+impl Default for GroupSettings {
+    fn default() -> Self {
+        GroupSettings {
+            enabled: false,
+            group_filter: String::new(),
+            max_members: DEFAULT_MAX_MEMBERS,
+        }
+    }
+}
+
+/// `[groups] max_members` by default: 100 requests of 999 members.
+pub const DEFAULT_MAX_MEMBERS: u32 = 99_900;
+
+/// Graph's largest page on groups and member lists (GRAPH.md §12).
+const MEMBER_PAGE: u32 = 999;
+
+/// The group properties a group entry is built from.
+const GROUP_SELECT: &str = "id,displayName,description,mail";
+
+/// Where a search reaches groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupReach {
+    Nothing,
+    /// Every group (`ou=groups` one level or subtree, or a subtree above it).
+    All,
+    /// One group, named by its DN (a base-scope read, or a leaf search that needs its base).
+    One(GroupKey),
+}
+
+/// A `memberOf` assertion's group, looked up once: its Graph id, `None` when the DN names
+/// no served group (then the assertion is FALSE on every entry).
+#[derive(Debug, Clone)]
+pub struct ResolvedGroup {
+    pub assertion: MembershipAssertion,
+    pub id: Option<String>,
+}
+
+/// The `memberOf` item every match needs: the filter itself, or a child of its top-level
+/// AND. The user query of such a search reads that group's member list.
+pub fn required_membership(f: &LdapFilter) -> Option<MembershipAssertion> {
+    match f {
+        LdapFilter::And(items) => items.iter().find_map(membership_assertion),
+        other => membership_assertion(other),
+    }
+}
+
+impl Directory {
+    fn group_request(&self, path_and_query: String) -> GraphRequest {
+        GraphRequest {
+            shown: format!("GET {}", decoded(&path_and_query)),
+            path_and_query,
+            headers: vec![("ConsistencyLevel", "eventual")],
+        }
+    }
+
+    /// `/groups` with the configured `group_filter` and `extra` ANDed, advanced parameters on.
+    fn groups_list_request(&self, extra: Option<String>) -> GraphRequest {
+        let configured = self.settings.groups.group_filter.trim();
+        let filter = match (extra, configured.is_empty()) {
+            (Some(e), true) => Some(e),
+            (Some(e), false) => Some(format!("({e}) and ({configured})")),
+            (None, false) => Some(configured.to_string()),
+            (None, true) => None,
+        };
+        let mut path =
+            format!("/v1.0/groups?$select={GROUP_SELECT}&$top={MEMBER_PAGE}&$count=true");
+        if let Some(f) = filter {
+            path.push_str("&$filter=");
+            path.push_str(&encode_query_value(&f));
+        }
+        self.group_request(path)
+    }
+
+    async fn read_all(
+        &self,
+        request: &GraphRequest,
+        bound: ScanBound,
+        deadline: Instant,
+    ) -> Result<Fetched, LdapError> {
+        fetch_request(&self.graph, request, bound, deadline)
+            .await
+            .map_err(|e| self.fetch_error(&request.shown, &e).error)
+    }
+
+    /// The Graph objects of the groups `key` names: by id, or by displayName when exactly one
+    /// group has it (CONTRACT §9); always within `group_filter`. One request.
+    async fn groups_named(
+        &self,
+        key: &GroupKey,
+        deadline: Instant,
+    ) -> Result<Vec<Value>, LdapError> {
+        let condition = match key {
+            GroupKey::Id(id) => format!("id eq {}", string_literal(id)),
+            GroupKey::Name(name) => format!("displayName eq {}", string_literal(name)),
+        };
+        let found = self
+            .read_all(
+                &self.groups_list_request(Some(condition)),
+                self.group_bound(),
+                deadline,
+            )
+            .await?;
+        Ok(match key {
+            // Graph compares displayName case-insensitively, like caseIgnoreMatch on cn.
+            GroupKey::Name(_) if found.len() != 1 => Vec::new(),
+            _ => found.as_ref().clone(),
+        })
+    }
+
+    fn group_bound(&self) -> ScanBound {
+        ScanBound {
+            objects: self.settings.max_scan,
+            key: "max_scan",
+        }
+    }
+
+    fn member_bound(&self) -> ScanBound {
+        ScanBound {
+            objects: self.settings.groups.max_members,
+            key: "groups.max_members",
+        }
+    }
+
+    /// `/groups/{id}/members` or `/transitiveMembers`, cast to users.
+    fn member_path(id: &str, nested: bool) -> String {
+        let relation = if nested {
+            "transitiveMembers"
+        } else {
+            "members"
+        };
+        format!(
+            "/v1.0/groups/{}/{relation}/microsoft.graph.user",
+            encode_query_value(id)
+        )
+    }
+
+    /// The user members of a group with only `id` and `userPrincipalName`; a group that is
+    /// gone (404) has none.
+    async fn member_ids(
+        &self,
+        id: &str,
+        nested: bool,
+        deadline: Instant,
+    ) -> Result<Fetched, LdapError> {
+        let path = format!(
+            "{}?$select=id,userPrincipalName&$top={MEMBER_PAGE}&$count=true",
+            Self::member_path(id, nested)
+        );
+        match fetch_request(
+            &self.graph,
+            &self.group_request(path.clone()),
+            self.member_bound(),
+            deadline,
+        )
+        .await
+        {
+            Err(FetchError::Graph(GraphError::Rejected { status: 404, .. })) => {
+                Ok(Fetched::default())
+            }
+            other => other.map_err(|e| self.fetch_error(&format!("GET {path}"), &e).error),
+        }
+    }
+
+    /// The user query `q` sent to a group's member list instead of `/users`: the same
+    /// `$filter`, `$search` and `$select`, with the advanced parameters the cast needs and
+    /// Graph's largest page; no `$orderby` (the entries are ordered locally anyway).
+    pub(super) async fn fetch_members_like(
+        &self,
+        q: &GraphQuery,
+        group_id: &str,
+        nested: bool,
+        deadline: Instant,
+    ) -> Result<Fetched, super::FetchFailure> {
+        let mut q = q.clone();
+        q.orderby = None;
+        q.count = true;
+        q.consistency_eventual = true;
+        q.top = Some(MEMBER_PAGE);
+        let users = format!("/v1.0/{}", q.collection.graph_path());
+        let member_path = Self::member_path(group_id, nested);
+        let request = GraphRequest {
+            path_and_query: q.path_and_query().replacen(&users, &member_path, 1),
+            headers: q.headers(),
+            shown: q.display_decoded().replacen(&users, &member_path, 1),
+        };
+        match fetch_request(&self.graph, &request, self.member_bound(), deadline).await {
+            Err(FetchError::Graph(GraphError::Rejected { status: 404, .. })) => {
+                Ok(Fetched::default())
+            }
+            other => other.map_err(|e| self.fetch_error(&request.shown, &e)),
+        }
+    }
+
+    /// The group a `memberOf` assertion names. A `uid=<id>` DN costs no request when no
+    /// `group_filter` applies (a missing group shows as a 404 of its member list).
+    async fn resolve_group(
+        &self,
+        assertion: &MembershipAssertion,
+        deadline: Instant,
+    ) -> Result<ResolvedGroup, LdapError> {
+        let key = match self.tree.resolve(&assertion.group_dn) {
+            Target::Group(key) => key,
+            _ => {
+                return Ok(ResolvedGroup {
+                    assertion: assertion.clone(),
+                    id: None,
+                });
+            }
+        };
+        let id = match &key {
+            GroupKey::Id(id) if self.settings.groups.group_filter.trim().is_empty() => {
+                Some(id.clone())
+            }
+            _ => self
+                .groups_named(&key, deadline)
+                .await?
+                .first()
+                .and_then(|g| g.get("id"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        };
+        Ok(ResolvedGroup {
+            assertion: assertion.clone(),
+            id,
+        })
+    }
+
+    /// Resolves every `memberOf` assertion of `filter` once: the required one (whose member
+    /// list will be read with the user filter pushed down) gets an empty set that the search
+    /// fills from that list; every other one its full member-id set.
+    pub(super) async fn resolve_memberships(
+        &self,
+        filter: &LdapFilter,
+        deadline: Instant,
+    ) -> Result<(Memberships, Option<ResolvedGroup>), LdapError> {
+        let mut memberships = Memberships::default();
+        let mut required = None;
+        if !self.settings.groups.enabled {
+            return Ok((memberships, None));
+        }
+        let must = required_membership(filter);
+        for assertion in membership_assertions(filter) {
+            let resolved = self.resolve_group(&assertion, deadline).await?;
+            memberships.insert(&assertion.group_dn, assertion.nested, Vec::new());
+            if must.as_ref() == Some(&assertion) {
+                required = Some(resolved);
+                continue;
+            }
+            if let Some(id) = &resolved.id {
+                let members = self.member_ids(id, assertion.nested, deadline).await?;
+                memberships.insert(&assertion.group_dn, assertion.nested, ids_of(&members));
+            }
+        }
+        Ok((memberships, required))
+    }
+
+    /// The group entries a search reaches, each with its user members as `member`. All
+    /// groups cost one request per 999 groups plus one per 999 members of each.
+    pub(super) async fn group_entries(
+        &self,
+        reach: &GroupReach,
+        deadline: Instant,
+    ) -> Result<Vec<Entry>, LdapError> {
+        let groups: Fetched = match reach {
+            GroupReach::Nothing => return Ok(Vec::new()),
+            GroupReach::All => {
+                self.read_all(
+                    &self.groups_list_request(None),
+                    self.group_bound(),
+                    deadline,
+                )
+                .await?
+            }
+            GroupReach::One(key) => Fetched::new(self.groups_named(key, deadline).await?),
+        };
+        let mut entries = Vec::new();
+        for group in groups.iter() {
+            let Some(id) = group.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            let members = self.member_ids(id, false, deadline).await?;
+            let dns = members
+                .iter()
+                .filter_map(|m| m.get("userPrincipalName").and_then(Value::as_str))
+                .map(|upn| self.tree.user_dn(upn))
+                .collect();
+            entries.extend(group_entry(group, dns, &self.tree));
+        }
+        Ok(entries)
+    }
+}
+
+/// The lowercase ids of fetched objects.
+pub fn ids_of(objects: &[Value]) -> Vec<String> {
+    objects
+        .iter()
+        .filter_map(|o| o.get("id").and_then(Value::as_str))
+        .map(str::to_lowercase)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// A request path with its query values decoded, for logs and messages.
+fn decoded(path_and_query: &str) -> String {
+    percent_encoding::percent_decode_str(path_and_query)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::filter::parse_filter;
+
+    #[test]
+    fn the_required_membership_is_a_top_level_conjunct() {
+        let f = |s: &str| parse_filter(s).unwrap();
+        let g = "uid=g1,ou=groups,dc=x";
+        let required = required_membership(&f(&format!(
+            "(&(objectClass=person)(memberOf:1.2.840.113556.1.4.1941:={g}))"
+        )))
+        .unwrap();
+        assert!(required.nested);
+        assert_eq!(required.group_dn, g);
+        assert!(required_membership(&f(&format!("(memberOf={g})"))).is_some());
+        // Under OR or NOT a membership narrows nothing: the user query stays on /users.
+        assert!(required_membership(&f(&format!("(|(cn=a)(memberOf={g}))"))).is_none());
+        assert!(required_membership(&f(&format!("(!(memberOf={g}))"))).is_none());
+        assert!(required_membership(&f("(cn=a)")).is_none());
+    }
+
+    #[test]
+    fn ids_are_lowercase_and_distinct() {
+        let objects = vec![
+            serde_json::json!({"id": "A"}),
+            serde_json::json!({"id": "a"}),
+            serde_json::json!({"x": 1}),
+        ];
+        assert_eq!(ids_of(&objects), ["a"]);
+    }
+}
