@@ -176,10 +176,16 @@ impl Directory {
         nested: bool,
         deadline: Instant,
     ) -> Result<Fetched, LdapError> {
-        let path = format!(
+        // Only the users the gateway serves (`user_filter`) become `member` values.
+        let mut path = format!(
             "{}?$select=id,userPrincipalName&$top={MEMBER_PAGE}&$count=true",
             Self::member_path(id, nested)
         );
+        let user_filter = self.settings.user_filter.trim();
+        if !user_filter.is_empty() {
+            path.push_str("&$filter=");
+            path.push_str(&encode_query_value(user_filter));
+        }
         match fetch_request(
             &self.graph,
             &self.group_request(path.clone()),
