@@ -452,11 +452,13 @@ impl Directory {
             };
             // A search every match of which is a member of one group reads that group's
             // member list with the user part pushed down, never all of /users.
+            // Only users are members (CONTRACT §9), so such a search reads no contacts.
             let via_group = match (&required, c, base_object) {
                 (Some(group), Collection::Users, false) => match &group.id {
                     Some(id) => Some((id.clone(), group.assertion.clone())),
                     None => continue,
                 },
+                (Some(_), _, false) => continue,
                 _ => None,
             };
             let mut seen = HashSet::new();
@@ -528,6 +530,11 @@ impl Directory {
                 return Err(no_such_object(p.base));
             }
         }
+        // Groups carry no memberOf: a search that requires one reads no group.
+        let groups = match (&groups, &required) {
+            (GroupReach::All, Some(_)) => GroupReach::Nothing,
+            _ => groups,
+        };
         let group_entries = self.group_entries(&groups, p.deadline).await?;
         if matches!(groups, GroupReach::One(_)) && group_entries.is_empty() {
             return Err(no_such_object(p.base));
