@@ -22,6 +22,7 @@ use crate::ldap::server::{self, RunningServer};
 use crate::ldap::throttle::BindGuard;
 use crate::ldap::tls;
 use crate::metrics::Metrics;
+use crate::search::membership::GroupSettings;
 use crate::search::{Directory, SearchSettings};
 use crate::translate::explain_plan;
 
@@ -52,7 +53,10 @@ fn build_recording_directory(
         coalesce: cfg.search.coalesce,
         phone_index: cfg.phone.index,
         index_refresh: Duration::from_secs(cfg.phone.index_refresh_secs.max(1)),
-        groups: cfg.groups.clone(),
+        groups: GroupSettings {
+            visible_groups: cfg.graph.visible_groups.clone(),
+            ..cfg.groups.clone()
+        },
     };
     let directory = Directory::new(
         cfg.ldap.tree.clone(),

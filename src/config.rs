@@ -74,6 +74,8 @@ pub struct GraphConfig {
     pub user_filter: String,
     pub include_contacts: bool,
     pub page_size: u32,
+    /// `visible_groups` (CONTRACT §9): group ids or display names.
+    pub visible_groups: Vec<String>,
 }
 
 /// `[search]`: how far the gateway goes to answer exactly.
@@ -259,6 +261,7 @@ impl Config {
                 user_filter: defaults::USER_FILTER.to_string(),
                 include_contacts: true,
                 page_size: defaults::PAGE_SIZE,
+                visible_groups: Vec::new(),
             },
             search: SearchConfig::default(),
             phone: PhoneConfig::default(),
@@ -377,6 +380,7 @@ struct RawGraph {
     graph_url: Option<Sp<String>>,
     user_filter: Option<Sp<String>>,
     include_contacts: Option<bool>,
+    visible_groups: Option<Vec<String>>,
     request_timeout_secs: Option<Sp<u64>>,
     page_size: Option<Sp<u32>>,
 }
@@ -877,6 +881,13 @@ impl ConfigReader<'_> {
             user_filter,
             include_contacts: raw.include_contacts.unwrap_or(true),
             page_size,
+            visible_groups: raw
+                .visible_groups
+                .unwrap_or_default()
+                .into_iter()
+                .map(|g| g.trim().to_string())
+                .filter(|g| !g.is_empty())
+                .collect(),
         })
     }
 
@@ -1009,6 +1020,8 @@ impl ConfigReader<'_> {
                 1,
                 defaults.max_members,
             )?,
+            // `[graph] visible_groups` is read with [graph]; the engine takes it from there.
+            ..defaults
         })
     }
 

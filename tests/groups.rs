@@ -432,3 +432,121 @@ async fn without_groups_there_is_no_ou_groups_and_no_membership() {
     assert!(h.emu.request_log().iter().all(|l| !l.contains("/groups")));
     h.stop().await;
 }
+
+/// Runs the real `ldapcompare` and returns its exit code (6 TRUE, 5 FALSE, 32 noSuchObject).
+async fn ldapcompare(url: &str, dn: &str, assertion: &str) -> i32 {
+    let args = ["-x", "-H", url, dn, assertion].map(str::to_string);
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new("ldapcompare")
+            .args(&args)
+            .output()
+            .expect("ldapcompare is installed (ldap-utils)")
+            .status
+            .code()
+            .unwrap_or(-1)
+    })
+    .await
+    .expect("ldapcompare task")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn visible_groups_hide_every_non_member_on_every_path() {
+    let tenant = Tenant::sample();
+    let groups = Groups::sample(&tenant.users, &tenant.contacts);
+    let h = start_with(tenant.clone(), |cfg| {
+        cfg.groups.enabled = true;
+        cfg.graph.visible_groups = vec!["Engineering".into()];
+    })
+    .await;
+    h.emu.set_groups(groups.clone());
+    let flat = Flattened::new(&tenant, &groups);
+    let url = h.url();
+    let engineering = sample_group_id(2);
+    let visible = lower(&flat.user_dns(&engineering, true));
+    assert!(!visible.is_empty());
+    let hidden: BTreeSet<String> = flat
+        .users
+        .values()
+        .map(|u| {
+            format!(
+                "uid={},ou=users,{BASE}",
+                u["userPrincipalName"].as_str().unwrap()
+            )
+        })
+        .filter(|dn| !visible.contains(&dn.to_lowercase()))
+        .collect();
+    assert!(hidden.len() > 3);
+    let search = |base: String, scope: &'static str, filter: String| {
+        let url = url.clone();
+        async move {
+            let out = ldapsearch(&[
+                "-x", "-H", &url, "-b", &base, "-s", scope, &filter, "member",
+            ])
+            .await;
+            (out.code, out.entries())
+        }
+    };
+    // Subtree search: exactly the transitive members, no contact, only the visible groups.
+    let (code, entries) = search(BASE.into(), "sub", "(objectClass=*)".into()).await;
+    assert_eq!(code, 0);
+    let dns: Vec<String> = entries.iter().map(|(dn, _)| dn.clone()).collect();
+    let people: BTreeSet<String> = set(dns.clone())
+        .into_iter()
+        .filter(|dn| dn.contains(",ou=users,") || dn.contains(",ou=contacts,"))
+        .collect();
+    assert_eq!(people, visible);
+    let group_dns: BTreeSet<String> = set(dns)
+        .into_iter()
+        .filter(|dn| dn.contains(",ou=groups,"))
+        .collect();
+    assert_eq!(
+        group_dns,
+        set(vec![group_dn(&engineering), group_dn(&sample_group_id(3))])
+    );
+    // member values of the visible groups name visible users only.
+    for (_, attrs) in &entries {
+        for (_, member) in attrs.iter().filter(|(a, _)| a == "member") {
+            assert!(visible.contains(&member.to_lowercase()), "{member}");
+        }
+    }
+    // Base-scope re-reads and compares of a hidden user: noSuchObject; of a visible one: found.
+    let shown = visible.iter().next().unwrap().clone();
+    for dn in hidden.iter().take(3) {
+        let (code, _) = search(dn.clone(), "base", "(objectClass=*)".into()).await;
+        assert_eq!(code, 32, "{dn}");
+        assert_eq!(
+            ldapcompare(&url, dn, "objectClass:person").await,
+            32,
+            "{dn}"
+        );
+    }
+    let (code, found) = search(shown.clone(), "base", "(objectClass=*)".into()).await;
+    assert_eq!((code, found.len()), (0, 1));
+    assert_eq!(ldapcompare(&url, &shown, "objectClass:person").await, 6);
+    // memberOf of a group holding hidden users answers the visible ones only.
+    let (code, entries) = search(
+        BASE.into(),
+        "sub",
+        format!(
+            "(memberOf:1.2.840.113556.1.4.1941:={})",
+            group_dn(&sample_group_id(1))
+        ),
+    )
+    .await;
+    assert_eq!(code, 0);
+    let all_staff = lower(&flat.user_dns(&sample_group_id(1), true));
+    let expected: BTreeSet<String> = all_staff.intersection(&visible).cloned().collect();
+    assert_eq!(
+        set(entries.into_iter().map(|(dn, _)| dn).collect()),
+        expected
+    );
+    // A hidden group cannot be read either.
+    let (code, _) = search(
+        group_dn(&sample_group_id(4)),
+        "base",
+        "(objectClass=*)".into(),
+    )
+    .await;
+    assert_eq!(code, 32);
+    h.stop().await;
+}

@@ -4,6 +4,7 @@
 //! membership sent to the group's member list instead of `/users`. No PDUs, no filter logic.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use ldap3_proto::proto::LdapFilter;
 use serde_json::Value;
@@ -30,6 +31,9 @@ pub struct GroupSettings {
     pub group_filter: String,
     /// Most members read from one group's member list before adminLimitExceeded (11).
     pub max_members: u32,
+    /// `[graph] visible_groups`: ids or display names; when not empty, every answer holds
+    /// only transitive members of these groups (and the groups themselves).
+    pub visible_groups: Vec<String>,
 }
 
 impl Default for GroupSettings {
@@ -38,6 +42,7 @@ impl Default for GroupSettings {
             enabled: false,
             group_filter: String::new(),
             max_members: DEFAULT_MAX_MEMBERS,
+            visible_groups: Vec::new(),
         }
     }
 }
@@ -67,6 +72,13 @@ pub enum GroupReach {
 pub struct ResolvedGroup {
     pub assertion: MembershipAssertion,
     pub id: Option<String>,
+}
+
+/// The ids (lowercase) of every object `[graph] visible_groups` lets through, and when they
+/// were read; kept for the cache lifetime (`[search] cache_ttl_secs`).
+#[derive(Debug, Default)]
+pub struct VisibleCache {
+    read: tokio::sync::Mutex<Option<(std::time::Instant, Arc<HashSet<String>>)>>,
 }
 
 /// The `memberOf` item every match needs: the filter itself, or a child of its top-level
@@ -294,13 +306,66 @@ impl Directory {
         Ok((memberships, required))
     }
 
+    /// The objects `[graph] visible_groups` lets through: the listed groups and all their
+    /// transitive members (users, contacts, groups), or `None` when nothing is listed. A
+    /// listed name that no single group has lets nothing through (fail closed). Costs one
+    /// request per name plus one per 999 transitive members of each group, once per cache
+    /// lifetime.
+    pub(super) async fn visible_ids(
+        &self,
+        deadline: Instant,
+    ) -> Result<Option<Arc<HashSet<String>>>, LdapError> {
+        let listed = &self.settings.groups.visible_groups;
+        if listed.is_empty() {
+            return Ok(None);
+        }
+        let mut cached = self.visible.read.lock().await;
+        if let Some((at, ids)) = cached.as_ref()
+            && at.elapsed() < self.settings.cache_ttl
+        {
+            return Ok(Some(ids.clone()));
+        }
+        let mut ids = HashSet::new();
+        for wanted in listed {
+            let key = if is_object_id(wanted) {
+                GroupKey::Id(wanted.clone())
+            } else {
+                GroupKey::Name(wanted.clone())
+            };
+            for group in self.groups_named(&key, deadline).await? {
+                let Some(id) = group.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
+                ids.insert(id.to_lowercase());
+                let path = format!(
+                    "/v1.0/groups/{}/transitiveMembers?$top={MEMBER_PAGE}",
+                    encode_query_value(id)
+                );
+                let members = fetch_request(
+                    &self.graph,
+                    &self.group_request(path.clone()),
+                    self.member_bound(),
+                    deadline,
+                )
+                .await
+                .map_err(|e| self.fetch_error(&format!("GET {path}"), &e).error)?;
+                ids.extend(ids_of(&members));
+            }
+        }
+        let ids = Arc::new(ids);
+        *cached = Some((std::time::Instant::now(), ids.clone()));
+        Ok(Some(ids))
+    }
+
     /// The group entries a search reaches, each with its user members as `member`. All
     /// groups cost one request per 999 groups plus one per 999 members of each.
     pub(super) async fn group_entries(
         &self,
         reach: &GroupReach,
+        visible: Option<&HashSet<String>>,
         deadline: Instant,
     ) -> Result<Vec<Entry>, LdapError> {
+        let shown = |id: &str| visible.is_none_or(|v| v.contains(&id.to_lowercase()));
         let groups: Fetched = match reach {
             GroupReach::Nothing => return Ok(Vec::new()),
             GroupReach::All => {
@@ -315,12 +380,17 @@ impl Directory {
         };
         let mut entries = Vec::new();
         for group in groups.iter() {
-            let Some(id) = group.get("id").and_then(Value::as_str) else {
+            let Some(id) = group
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|id| shown(id))
+            else {
                 continue;
             };
             let members = self.member_ids(id, false, deadline).await?;
             let dns = members
                 .iter()
+                .filter(|m| m.get("id").and_then(Value::as_str).is_some_and(shown))
                 .filter_map(|m| m.get("userPrincipalName").and_then(Value::as_str))
                 .map(|upn| self.tree.user_dn(upn))
                 .collect();
@@ -328,6 +398,15 @@ impl Directory {
         }
         Ok(entries)
     }
+}
+
+/// True for a Graph object id (a GUID), as opposed to a display name.
+fn is_object_id(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// The lowercase ids of fetched objects.
@@ -368,6 +447,14 @@ mod tests {
         assert!(required_membership(&f(&format!("(|(cn=a)(memberOf={g}))"))).is_none());
         assert!(required_membership(&f(&format!("(!(memberOf={g}))"))).is_none());
         assert!(required_membership(&f("(cn=a)")).is_none());
+    }
+
+    #[test]
+    fn visible_groups_name_ids_or_names() {
+        assert!(is_object_id("6e0a9c1d-0000-4000-8000-000000000001"));
+        assert!(!is_object_id("All Staff"));
+        assert!(!is_object_id("6e0a9c1d-0000-4000-8000-00000000000"));
+        assert!(!is_object_id("6e0a9c1d-0000-4000-8000-00000000000g"));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use ldap3_proto::LdapResultCode;
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use tokio::time::Instant;
 
-use self::membership::{GroupReach, GroupSettings};
+use self::membership::{GroupReach, GroupSettings, VisibleCache};
 use self::order::OrderKey;
 use crate::directory::Collection;
 use crate::directory::entry::Entry;
@@ -92,6 +92,8 @@ pub struct Directory {
     phone_index: Option<Arc<SharedIndex>>,
     phone_sync: OnceLock<AbortOnDrop>,
     metrics: SearchMetrics,
+    /// What `[graph] visible_groups` lets through, briefly cached.
+    visible: VisibleCache,
 }
 
 /// What a base and scope reach: the fixed entries in scope, and the collections to ask
@@ -146,6 +148,7 @@ impl Directory {
             phone_index,
             phone_sync: OnceLock::new(),
             metrics: SearchMetrics::default(),
+            visible: VisibleCache::default(),
         }
     }
 
@@ -432,6 +435,13 @@ impl Directory {
         );
         // CONTRACT §9: each asserted group is resolved once for the whole search.
         let (mut memberships, required) = self.resolve_memberships(p.filter, p.deadline).await?;
+        // CONTRACT §9: with `visible_groups`, nothing else exists, on every path.
+        let visible = self.visible_ids(p.deadline).await?;
+        let shown = |id: &str| {
+            visible
+                .as_ref()
+                .is_none_or(|v| v.contains(&id.to_lowercase()))
+        };
         let mut entries: Vec<Entry> = fixed
             .into_iter()
             .filter(|e| self.matches_in(p.filter, e, &memberships))
@@ -503,7 +513,7 @@ impl Directory {
                 }
                 for obj in objects.iter() {
                     let id = obj.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-                    if !seen.insert(id.to_string()) {
+                    if !seen.insert(id.to_string()) || !shown(id) {
                         continue;
                     }
                     let Some(entry) = self.mapping.to_entry(c, obj, &self.tree) else {
@@ -535,7 +545,9 @@ impl Directory {
             (GroupReach::All, Some(_)) => GroupReach::Nothing,
             _ => groups,
         };
-        let group_entries = self.group_entries(&groups, p.deadline).await?;
+        let group_entries = self
+            .group_entries(&groups, visible.as_deref(), p.deadline)
+            .await?;
         if matches!(groups, GroupReach::One(_)) && group_entries.is_empty() {
             return Err(no_such_object(p.base));
         }
