@@ -152,7 +152,7 @@ async fn groups_are_group_of_names_with_their_user_members() {
         "member",
     ])
     .await;
-    assert_eq!(read.dns(), [empty.clone()]);
+    assert_eq!(read.dns(), [empty]);
     assert!(!read.stdout.contains("member:"));
     // A cn=<displayName> DN reads the group of that name; unknown groups are noSuchObject.
     let alias = ldapsearch(&[
