@@ -550,3 +550,67 @@ async fn visible_groups_hide_every_non_member_on_every_path() {
     assert_eq!(code, 32);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn member_of_is_served_only_when_asked_for() {
+    let (h, tenant, groups) = sample_with_groups().await;
+    let flat = Flattened::new(&tenant, &groups);
+    let url = h.url();
+    let platform = sample_group_id(3);
+    let user = flat.user_dns(&platform, false).into_iter().next().unwrap();
+    // The harness's view: the groups holding this user directly.
+    let expected: BTreeSet<String> = (1..=6)
+        .map(sample_group_id)
+        .filter(|g| lower(&flat.user_dns(g, false)).contains(&user.to_lowercase()))
+        .map(|g| group_dn(&g).to_lowercase())
+        .collect();
+    assert_eq!(expected, set(vec![group_dn(&platform)]));
+    let member_of = |attrs: &'static [&'static str]| {
+        let (url, user) = (url.clone(), user.clone());
+        async move {
+            let mut args = vec![
+                "-x",
+                "-H",
+                url.as_str(),
+                "-b",
+                user.as_str(),
+                "-s",
+                "base",
+                "(objectClass=*)",
+            ];
+            args.extend_from_slice(attrs);
+            let out = ldapsearch(&args).await;
+            assert_eq!(out.code, 0, "{}", out.stderr);
+            let values: BTreeSet<String> = out.entries()[0]
+                .1
+                .iter()
+                .filter(|(a, _)| a == "memberOf")
+                .map(|(_, v)| v.to_lowercase())
+                .collect();
+            values
+        }
+    };
+    h.emu.reset_stats();
+    assert!(member_of(&["*"]).await.is_empty(), "not for *");
+    assert!(member_of(&["cn"]).await.is_empty());
+    assert!(
+        h.emu.request_log().iter().all(|l| !l.contains("/memberOf")),
+        "no membership read unless asked"
+    );
+    assert_eq!(member_of(&["memberOf"]).await, expected);
+    assert_eq!(member_of(&["+"]).await, expected);
+    assert_eq!(
+        ldapcompare(&url, &user, &format!("memberOf:{}", group_dn(&platform))).await,
+        6
+    );
+    assert_eq!(
+        ldapcompare(
+            &url,
+            &user,
+            &format!("memberOf:{}", group_dn(&sample_group_id(6)))
+        )
+        .await,
+        5
+    );
+    h.stop().await;
+}

@@ -357,6 +357,57 @@ impl Directory {
         Ok(Some(ids))
     }
 
+    /// Adds `memberOf` to the user entries: the DNs of the (visible, `group_filter`) groups
+    /// each is a direct member of. One request per user entry
+    /// (`/users/{id}/memberOf/microsoft.graph.group`); nothing while groups are off.
+    pub(super) async fn add_member_of(
+        &self,
+        entries: &mut [Entry],
+        visible: Option<&HashSet<String>>,
+        deadline: Instant,
+    ) -> Result<(), LdapError> {
+        if !self.settings.groups.enabled {
+            return Ok(());
+        }
+        let (Some(uuid), Some(member_of)) = (
+            crate::directory::schema::attribute("entryUUID"),
+            crate::directory::schema::attribute("memberOf"),
+        ) else {
+            return Ok(());
+        };
+        let users_ou = self.tree.ou_dn(crate::directory::Collection::Users);
+        for entry in entries.iter_mut() {
+            let is_user = crate::directory::tree::normalize_dn(&entry.dn)
+                .zip(crate::directory::tree::normalize_dn(&users_ou))
+                .is_some_and(|(dn, ou)| dn.ends_with(&format!(",{ou}")));
+            let Some(id) = entry.get(uuid).and_then(|v| v.first()).cloned() else {
+                continue;
+            };
+            if !is_user {
+                continue;
+            }
+            let mut path = format!(
+                "/v1.0/users/{}/memberOf/microsoft.graph.group?$select=id&$top={MEMBER_PAGE}&$count=true",
+                encode_query_value(&id)
+            );
+            let group_filter = self.settings.groups.group_filter.trim();
+            if !group_filter.is_empty() {
+                path.push_str("&$filter=");
+                path.push_str(&encode_query_value(group_filter));
+            }
+            let groups = self
+                .read_all(&self.group_request(path), self.group_bound(), deadline)
+                .await?;
+            let dns = groups
+                .iter()
+                .filter_map(|g| g.get("id").and_then(Value::as_str))
+                .filter(|g| visible.is_none_or(|v| v.contains(&g.to_lowercase())))
+                .map(|g| self.tree.group_dn(g));
+            entry.push(member_of, dns);
+        }
+        Ok(())
+    }
+
     /// The group entries a search reaches, each with its user members as `member`. All
     /// groups cost one request per 999 groups plus one per 999 members of each.
     pub(super) async fn group_entries(

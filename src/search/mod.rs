@@ -114,6 +114,8 @@ pub struct SearchParams<'a> {
     pub deadline: Instant,
     /// The sort control's keys (RFC 2891); `None` orders by CONTRACT §8's default.
     pub order: Option<&'a [OrderKey]>,
+    /// The entries carry `memberOf` (the attribute list names it or asks for `+`).
+    pub member_of: bool,
 }
 
 /// Entries of a search, in the order asked for (`SearchParams::order`, else CONTRACT §8),
@@ -557,6 +559,10 @@ impl Directory {
                     .into_iter()
                     .filter(|e| self.matches_in(p.filter, e, &memberships)),
             );
+        }
+        if p.member_of {
+            self.add_member_of(&mut entries, visible.as_deref(), p.deadline)
+                .await?;
         }
         match p.order {
             Some(keys) => order::sort_entries(&mut entries, keys),
