@@ -293,6 +293,17 @@ async fn a_membership_filter_costs_the_member_list_only() {
             format!("(memberOf={})", group_dn(&sample_group_id(6))),
             vec!["/members/microsoft.graph.user"],
         ),
+        (
+            format!(
+                "(&(objectClass=person)(|(memberOf={})(memberOf:1.2.840.113556.1.4.1941:={})))",
+                group_dn(&sample_group_id(4)),
+                group_dn(&sample_group_id(3))
+            ),
+            vec![
+                "/members/microsoft.graph.user",
+                "/transitiveMembers/microsoft.graph.user",
+            ],
+        ),
     ];
     for (filter, expected) in cases {
         h.emu.reset_stats();

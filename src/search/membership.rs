@@ -81,13 +81,23 @@ pub struct VisibleCache {
     read: tokio::sync::Mutex<Option<(std::time::Instant, Arc<HashSet<String>>)>>,
 }
 
-/// The `memberOf` item every match needs: the filter itself, or a child of its top-level
-/// AND. The user query of such a search reads that group's member list.
-pub fn required_membership(f: &LdapFilter) -> Option<MembershipAssertion> {
+/// Memberships one of which every match needs: the filter itself or an OR of nothing but
+/// `memberOf` items, or the first such child of its top-level AND (empty when none). The
+/// user query of such a search reads those groups' member lists instead of `/users`.
+pub fn required_memberships(f: &LdapFilter) -> Vec<MembershipAssertion> {
+    let any_of = |f: &LdapFilter| -> Option<Vec<MembershipAssertion>> {
+        match f {
+            LdapFilter::Or(items) if !items.is_empty() => {
+                items.iter().map(membership_assertion).collect()
+            }
+            other => membership_assertion(other).map(|a| vec![a]),
+        }
+    };
     match f {
-        LdapFilter::And(items) => items.iter().find_map(membership_assertion),
-        other => membership_assertion(other),
+        LdapFilter::And(items) => items.iter().find_map(any_of),
+        other => any_of(other),
     }
+    .unwrap_or_default()
 }
 
 impl Directory {
@@ -277,25 +287,25 @@ impl Directory {
         })
     }
 
-    /// Resolves every `memberOf` assertion of `filter` once: the required one (whose member
-    /// list will be read with the user filter pushed down) gets an empty set that the search
-    /// fills from that list; every other one its full member-id set.
+    /// Resolves every `memberOf` assertion of `filter` once: the required ones (whose member
+    /// lists will be read with the user filter pushed down) get an empty set that the search
+    /// fills from those lists; every other one its full member-id set.
     pub(super) async fn resolve_memberships(
         &self,
         filter: &LdapFilter,
         deadline: Instant,
-    ) -> Result<(Memberships, Option<ResolvedGroup>), LdapError> {
+    ) -> Result<(Memberships, Vec<ResolvedGroup>), LdapError> {
         let mut memberships = Memberships::default();
-        let mut required = None;
+        let mut required = Vec::new();
         if !self.settings.groups.enabled {
-            return Ok((memberships, None));
+            return Ok((memberships, required));
         }
-        let must = required_membership(filter);
+        let must = required_memberships(filter);
         for assertion in membership_assertions(filter) {
             let resolved = self.resolve_group(&assertion, deadline).await?;
             memberships.insert(&assertion.group_dn, assertion.nested, Vec::new());
-            if must.as_ref() == Some(&assertion) {
-                required = Some(resolved);
+            if must.contains(&assertion) {
+                required.push(resolved);
                 continue;
             }
             if let Some(id) = &resolved.id {
@@ -484,20 +494,29 @@ mod tests {
     use crate::directory::filter::parse_filter;
 
     #[test]
-    fn the_required_membership_is_a_top_level_conjunct() {
+    fn required_memberships_are_top_level_conjuncts_or_alternatives() {
         let f = |s: &str| parse_filter(s).unwrap();
-        let g = "uid=g1,ou=groups,dc=x";
-        let required = required_membership(&f(&format!(
+        let (g, h) = ("uid=g1,ou=groups,dc=x", "uid=g2,ou=groups,dc=x");
+        let required = required_memberships(&f(&format!(
             "(&(objectClass=person)(memberOf:1.2.840.113556.1.4.1941:={g}))"
-        )))
-        .unwrap();
-        assert!(required.nested);
-        assert_eq!(required.group_dn, g);
-        assert!(required_membership(&f(&format!("(memberOf={g})"))).is_some());
-        // Under OR or NOT a membership narrows nothing: the user query stays on /users.
-        assert!(required_membership(&f(&format!("(|(cn=a)(memberOf={g}))"))).is_none());
-        assert!(required_membership(&f(&format!("(!(memberOf={g}))"))).is_none());
-        assert!(required_membership(&f("(cn=a)")).is_none());
+        )));
+        assert_eq!(required.len(), 1);
+        assert!(required[0].nested);
+        assert_eq!(required[0].group_dn, g);
+        assert_eq!(
+            required_memberships(&f(&format!("(memberOf={g})"))).len(),
+            1
+        );
+        let either = required_memberships(&f(&format!(
+            "(&(sn=a*)(|(memberOf={g})(memberOf:1.2.840.113556.1.4.1941:={h})))"
+        )));
+        assert_eq!(either.len(), 2);
+        // Mixed with anything else under OR, or under NOT, a membership narrows nothing:
+        // the user query stays on /users.
+        assert!(required_memberships(&f(&format!("(|(cn=a)(memberOf={g}))"))).is_empty());
+        assert!(required_memberships(&f(&format!("(!(memberOf={g}))"))).is_empty());
+        assert!(required_memberships(&f("(cn=a)")).is_empty());
+        assert!(required_memberships(&f("(|)")).is_empty());
     }
 
     #[test]

@@ -22,7 +22,7 @@ use self::order::OrderKey;
 use crate::directory::Collection;
 use crate::directory::entry::Entry;
 use crate::directory::filter::{MatchContext, Tri, evaluate};
-use crate::directory::group::Memberships;
+use crate::directory::group::{MembershipAssertion, Memberships};
 use crate::directory::mapping::Mapping;
 use crate::directory::mapping::Source;
 use crate::directory::phone::{PhoneMatch, PhoneRules};
@@ -462,20 +462,28 @@ impl Directory {
             } else {
                 self.plan(p.filter, c, None)
             };
-            // A search every match of which is a member of one group reads that group's
-            // member list with the user part pushed down, never all of /users.
+            // A search every match of which is a member of one of some groups reads those
+            // groups' member lists with the user part pushed down, never all of /users.
             // Only users are members (CONTRACT §9), so such a search reads no contacts.
-            let via_group = match (&required, c, base_object) {
-                (Some(group), Collection::Users, false) => match &group.id {
-                    Some(id) => Some((id.clone(), group.assertion.clone())),
-                    None => continue,
-                },
-                (Some(_), _, false) => continue,
-                _ => None,
-            };
-            let mut seen = HashSet::new();
-            let mut found_base = false;
-            for q in &plan.queries {
+            let sources: Vec<(&GraphQuery, Option<(String, MembershipAssertion)>)> =
+                match (required.is_empty(), c, base_object) {
+                    (false, Collection::Users, false) => {
+                        let lists: Vec<(String, MembershipAssertion)> = required
+                            .iter()
+                            .filter_map(|g| Some((g.id.clone()?, g.assertion.clone())))
+                            .collect();
+                        plan.queries
+                            .iter()
+                            .flat_map(|q| lists.iter().map(move |l| (q, Some(l.clone()))))
+                            .collect()
+                    }
+                    (false, _, false) => continue,
+                    _ => plan.queries.iter().map(|q| (q, None)).collect(),
+                };
+            // Every list is read (and its member set recorded) before any entry is checked,
+            // so that a membership is known wherever the filter asks about it.
+            let mut batches = Vec::new();
+            for (q, via_group) in sources {
                 let limit = if plan.unbounded && c == Collection::Contacts {
                     ScanBound {
                         objects: self.settings.contact_scan_limit,
@@ -513,29 +521,32 @@ impl Directory {
                         membership::ids_of(&objects),
                     );
                 }
-                for obj in objects.iter() {
-                    let id = obj.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-                    if !seen.insert(id.to_string()) || !shown(id) {
-                        continue;
-                    }
-                    let Some(entry) = self.mapping.to_entry(c, obj, &self.tree) else {
-                        continue;
-                    };
-                    if base_object {
-                        if !self.tree.is_dn_match(&entry.dn, p.base) {
-                            continue;
-                        }
-                        found_base = true;
-                        if leaf_scope {
-                            continue;
-                        }
-                    }
-                    if self.matches_in(p.filter, &entry, &memberships) {
-                        entries.push(entry);
-                    }
-                }
+                batches.push(objects);
                 if timed_out {
                     break;
+                }
+            }
+            let mut seen = HashSet::new();
+            let mut found_base = false;
+            for obj in batches.iter().flat_map(|b| b.iter()) {
+                let id = obj.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+                if !seen.insert(id.to_string()) || !shown(id) {
+                    continue;
+                }
+                let Some(entry) = self.mapping.to_entry(c, obj, &self.tree) else {
+                    continue;
+                };
+                if base_object {
+                    if !self.tree.is_dn_match(&entry.dn, p.base) {
+                        continue;
+                    }
+                    found_base = true;
+                    if leaf_scope {
+                        continue;
+                    }
+                }
+                if self.matches_in(p.filter, &entry, &memberships) {
+                    entries.push(entry);
                 }
             }
             if base_object && !found_base && incomplete.is_none() {
@@ -543,9 +554,9 @@ impl Directory {
             }
         }
         // Groups carry no memberOf: a search that requires one reads no group.
-        let groups = match (&groups, &required) {
-            (GroupReach::All, Some(_)) => GroupReach::Nothing,
-            _ => groups,
+        let groups = match groups {
+            GroupReach::All if !required.is_empty() => GroupReach::Nothing,
+            other => other,
         };
         let group_entries = self
             .group_entries(&groups, visible.as_deref(), p.deadline)
