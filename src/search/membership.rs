@@ -224,8 +224,10 @@ impl Directory {
     }
 
     /// The user query `q` sent to a group's member list instead of `/users`: the same
-    /// `$filter`, `$search` and `$select`, with the advanced parameters the cast needs and
-    /// Graph's largest page; no `$orderby` (the entries are ordered locally anyway).
+    /// `$filter` and `$select`, with the advanced parameters the cast needs and Graph's
+    /// largest page; no `$orderby` (the entries are ordered locally anyway) and no `$search`
+    /// (documented there on displayName and description only, GRAPH.md §12; without it
+    /// the list is a superset, bounded by the group, and the local check stays exact).
     pub(super) async fn fetch_members_like(
         &self,
         q: &GraphQuery,
@@ -235,6 +237,7 @@ impl Directory {
     ) -> Result<Fetched, super::FetchFailure> {
         let mut q = q.clone();
         q.orderby = None;
+        q.search = None;
         q.count = true;
         q.consistency_eventual = true;
         q.top = Some(MEMBER_PAGE);
