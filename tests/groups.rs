@@ -305,6 +305,50 @@ async fn a_membership_filter_costs_the_member_list_only() {
             ],
         ),
     ];
+    // (member=<user DN>) reads that user's groups, then their member lists: no /groups list.
+    let user = {
+        let out = ldapsearch(&[
+            "-x",
+            "-H",
+            &url,
+            "-b",
+            &group_dn(&sample_group_id(3)),
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "member",
+        ])
+        .await;
+        out.entries()[0]
+            .1
+            .iter()
+            .find(|(a, _)| a == "member")
+            .unwrap()
+            .1
+            .clone()
+    };
+    h.emu.reset_stats();
+    let out = ldapsearch(&[
+        "-x",
+        "-H",
+        &url,
+        "-b",
+        &format!("ou=groups,{BASE}"),
+        &format!("(&(objectClass=group)(member={user}))"),
+        "1.1",
+    ])
+    .await;
+    assert_eq!(out.dns(), [group_dn(&sample_group_id(3))]);
+    let log = h.emu.request_log();
+    assert!(
+        log[0].contains("/memberOf/microsoft.graph.group"),
+        "{log:#?}"
+    );
+    assert_eq!(
+        log.len(),
+        2,
+        "the user's one group and its member list: {log:#?}"
+    );
     for (filter, expected) in cases {
         h.emu.reset_stats();
         let out = ldapsearch(&[

@@ -81,6 +81,26 @@ pub struct VisibleCache {
     read: tokio::sync::Mutex<Option<(std::time::Instant, Arc<HashSet<String>>)>>,
 }
 
+/// The user DN of a `(member=<DN>)` item every match needs (the filter itself, or a child
+/// of its top-level AND): such a group search reads that user's groups, not all groups.
+pub fn required_member(f: &LdapFilter) -> Option<&str> {
+    fn member(f: &LdapFilter) -> Option<&str> {
+        match f {
+            LdapFilter::Equality(attr, value)
+                if crate::directory::schema::attribute(attr)
+                    .is_some_and(|a| a.name == "member") =>
+            {
+                Some(value.as_str())
+            }
+            _ => None,
+        }
+    }
+    match f {
+        LdapFilter::And(items) => items.iter().find_map(member),
+        other => member(other),
+    }
+}
+
 /// Memberships one of which every match needs: the filter itself or an OR of nothing but
 /// `memberOf` items, or the first such child of its top-level AND (empty when none). The
 /// user query of such a search reads those groups' member lists instead of `/users`.
@@ -426,12 +446,38 @@ impl Directory {
     pub(super) async fn group_entries(
         &self,
         reach: &GroupReach,
+        filter: &LdapFilter,
         visible: Option<&HashSet<String>>,
         deadline: Instant,
     ) -> Result<Vec<Entry>, LdapError> {
         let shown = |id: &str| visible.is_none_or(|v| v.contains(&id.to_lowercase()));
         let groups: Fetched = match reach {
             GroupReach::Nothing => return Ok(Vec::new()),
+            // `(member=<user DN>)`: only the groups that user is a direct member of.
+            GroupReach::All if required_member(filter).is_some() => {
+                let Some(Target::Object(crate::directory::Collection::Users, upn)) =
+                    required_member(filter).map(|dn| self.tree.resolve(dn))
+                else {
+                    return Ok(Vec::new());
+                };
+                let mut path = format!(
+                    "/v1.0/users/{}/memberOf/microsoft.graph.group?$select={GROUP_SELECT}&$top={MEMBER_PAGE}&$count=true",
+                    encode_query_value(&upn)
+                );
+                let group_filter = self.settings.groups.group_filter.trim();
+                if !group_filter.is_empty() {
+                    path.push_str("&$filter=");
+                    path.push_str(&encode_query_value(group_filter));
+                }
+                let request = self.group_request(path.clone());
+                match fetch_request(&self.graph, &request, self.group_bound(), deadline).await {
+                    // A user that does not exist is a member of nothing.
+                    Err(FetchError::Graph(GraphError::Rejected { status: 404, .. })) => {
+                        Fetched::default()
+                    }
+                    other => other.map_err(|e| self.fetch_error(&request.shown, &e).error)?,
+                }
+            }
             GroupReach::All => {
                 self.read_all(
                     &self.groups_list_request(None),
@@ -528,6 +574,19 @@ mod tests {
         assert!(!is_object_id("All Staff"));
         assert!(!is_object_id("6e0a9c1d-0000-4000-8000-00000000000"));
         assert!(!is_object_id("6e0a9c1d-0000-4000-8000-00000000000g"));
+    }
+
+    #[test]
+    fn a_required_member_is_a_top_level_conjunct() {
+        let f = |s: &str| parse_filter(s).unwrap();
+        let u = "uid=a@x,ou=users,dc=x";
+        assert_eq!(required_member(&f(&format!("(member={u})"))), Some(u));
+        assert_eq!(
+            required_member(&f(&format!("(&(objectClass=group)(member={u}))"))),
+            Some(u)
+        );
+        assert_eq!(required_member(&f(&format!("(|(cn=a)(member={u}))"))), None);
+        assert_eq!(required_member(&f(&format!("(!(member={u}))"))), None);
     }
 
     #[test]

@@ -559,7 +559,7 @@ impl Directory {
             other => other,
         };
         let group_entries = self
-            .group_entries(&groups, visible.as_deref(), p.deadline)
+            .group_entries(&groups, p.filter, visible.as_deref(), p.deadline)
             .await?;
         if matches!(groups, GroupReach::One(_)) && group_entries.is_empty() {
             return Err(no_such_object(p.base));
