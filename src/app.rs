@@ -22,6 +22,7 @@ use crate::ldap::server::{self, RunningServer};
 use crate::ldap::throttle::BindGuard;
 use crate::ldap::tls;
 use crate::metrics::Metrics;
+use crate::search::membership::GroupSettings;
 use crate::search::{Directory, SearchSettings};
 use crate::translate::explain_plan;
 
@@ -56,6 +57,10 @@ fn build_recording_directory(
         coalesce: cfg.search.coalesce,
         phone_index: cfg.phone.index,
         index_refresh: Duration::from_secs(cfg.phone.index_refresh_secs.max(1)),
+        groups: GroupSettings {
+            visible_groups: cfg.graph.visible_groups.clone(),
+            ..cfg.groups.clone()
+        },
     };
     let directory = Directory::new(
         cfg.ldap.tree.clone(),
@@ -203,8 +208,9 @@ pub fn explain(
     };
     let base = base.unwrap_or(directory.tree.base_dn());
     let mut out = format!("search base \"{base}\" scope {scope:?} filter {filter}\n");
-    let crate::search::Coverage { fixed, collections } =
-        directory.coverage(base, scope).map_err(|e| e.message)?;
+    let crate::search::Coverage {
+        fixed, collections, ..
+    } = directory.coverage(base, scope).map_err(|e| e.message)?;
     for e in &fixed {
         out.push_str(&format!("fixed entry (no Graph request): {}\n", e.dn));
     }

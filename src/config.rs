@@ -22,6 +22,7 @@ use crate::graph::{Credential, GraphSettings, parse_base_url, parse_client_id, p
 use crate::ldap::accounts::{self, AccountSecret, BindAccount};
 use crate::ldap::gateway::EdgeLimits;
 use crate::ldap::tls::TlsVersion;
+use crate::search::membership::GroupSettings;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub struct Config {
     pub mapping: MappingConfig,
     pub metrics: MetricsConfig,
     pub compat: CompatConfig,
+    /// `[groups]` (CONTRACT §9), as the engine takes it.
+    pub groups: GroupSettings,
 }
 
 /// `[compat]`: compatibility profiles (CONTRACT §9). `active_directory` adds the AD
@@ -80,6 +83,8 @@ pub struct GraphConfig {
     pub user_filter: String,
     pub include_contacts: bool,
     pub page_size: u32,
+    /// `visible_groups` (CONTRACT §9): group ids or display names.
+    pub visible_groups: Vec<String>,
 }
 
 /// `[search]`: how far the gateway goes to answer exactly.
@@ -265,12 +270,14 @@ impl Config {
                 user_filter: defaults::USER_FILTER.to_string(),
                 include_contacts: true,
                 page_size: defaults::PAGE_SIZE,
+                visible_groups: Vec::new(),
             },
             search: SearchConfig::default(),
             phone: PhoneConfig::default(),
             mapping: MappingConfig::default(),
             metrics: MetricsConfig::default(),
             compat: CompatConfig::default(),
+            groups: GroupSettings::default(),
         })
     }
 }
@@ -314,6 +321,7 @@ struct RawConfig {
     mapping: Option<RawMapping>,
     metrics: Option<RawMetrics>,
     compat: Option<RawCompat>,
+    groups: Option<RawGroups>,
 }
 
 #[derive(Deserialize)]
@@ -328,6 +336,14 @@ struct RawCompat {
 struct RawType {
     syntax: Option<Sp<String>>,
     equality: Option<Sp<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroups {
+    enabled: Option<bool>,
+    group_filter: Option<Sp<String>>,
+    max_members: Option<Sp<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -389,6 +405,7 @@ struct RawGraph {
     graph_url: Option<Sp<String>>,
     user_filter: Option<Sp<String>>,
     include_contacts: Option<bool>,
+    visible_groups: Option<Vec<String>>,
     request_timeout_secs: Option<Sp<u64>>,
     page_size: Option<Sp<u32>>,
 }
@@ -539,6 +556,7 @@ impl ConfigReader<'_> {
         let compat = CompatConfig {
             active_directory: raw.compat.and_then(|c| c.active_directory).unwrap_or(false),
         };
+        let groups = self.groups(raw.groups)?;
         Ok(Config {
             ldap,
             tls,
@@ -548,6 +566,7 @@ impl ConfigReader<'_> {
             mapping,
             metrics,
             compat,
+            groups,
         })
     }
 
@@ -859,17 +878,11 @@ impl ConfigReader<'_> {
             raw.graph_url.as_ref(),
             defaults::GRAPH_URL,
         )?;
-        let user_filter = match &raw.user_filter {
-            Some(f) if f.get_ref().chars().any(|c| c.is_control()) => {
-                return Err(self.at(
-                    "graph.user_filter",
-                    f,
-                    "must be one line of OData without control characters",
-                ));
-            }
-            Some(f) => f.get_ref().trim().to_string(),
-            None => defaults::USER_FILTER.to_string(),
-        };
+        let user_filter = self.odata_filter(
+            "graph.user_filter",
+            raw.user_filter.as_ref(),
+            defaults::USER_FILTER,
+        )?;
         let page_size = match raw.page_size {
             Some(p) if *p.get_ref() > MAX_PAGE_SIZE => {
                 return Err(self.at(
@@ -898,6 +911,13 @@ impl ConfigReader<'_> {
             user_filter,
             include_contacts: raw.include_contacts.unwrap_or(true),
             page_size,
+            visible_groups: raw
+                .visible_groups
+                .unwrap_or_default()
+                .into_iter()
+                .map(|g| g.trim().to_string())
+                .filter(|g| !g.is_empty())
+                .collect(),
         })
     }
 
@@ -991,6 +1011,47 @@ impl ConfigReader<'_> {
                 1,
                 defaults::CONTACT_SCAN_LIMIT,
             )?,
+        })
+    }
+
+    /// A configured OData `$filter` (`graph.user_filter`, `groups.group_filter`): one line.
+    fn odata_filter(
+        &self,
+        key: &str,
+        value: Option<&Sp<String>>,
+        default: &str,
+    ) -> Result<String, ConfigError> {
+        match value {
+            Some(f) if f.get_ref().chars().any(|c| c.is_control()) => Err(self.at(
+                key,
+                f,
+                "must be one line of OData without control characters",
+            )),
+            Some(f) => Ok(f.get_ref().trim().to_string()),
+            None => Ok(default.to_string()),
+        }
+    }
+
+    fn groups(&self, raw: Option<RawGroups>) -> Result<GroupSettings, ConfigError> {
+        let Some(raw) = raw else {
+            return Ok(GroupSettings::default());
+        };
+        let defaults = GroupSettings::default();
+        Ok(GroupSettings {
+            enabled: raw.enabled.unwrap_or(defaults.enabled),
+            group_filter: self.odata_filter(
+                "groups.group_filter",
+                raw.group_filter.as_ref(),
+                &defaults.group_filter,
+            )?,
+            max_members: self.at_least(
+                "groups.max_members",
+                raw.max_members,
+                1,
+                defaults.max_members,
+            )?,
+            // `[graph] visible_groups` is read with [graph]; the engine takes it from there.
+            ..defaults
         })
     }
 

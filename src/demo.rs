@@ -5,12 +5,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use graph_emulator::Tenant;
+use graph_emulator::{Groups, Tenant};
 use ldap_graph_gateway::{app, config::Config};
 
 /// Runs the demo until Ctrl-C.
 pub async fn run(listen: SocketAddr) -> Result<(), String> {
     let tenant = Tenant::sample();
+    let groups = Groups::sample(&tenant.users, &tenant.contacts);
     let (tenant_id, client_id, secret) = (
         tenant.tenant_id.clone(),
         tenant.client_id.clone(),
@@ -19,6 +20,7 @@ pub async fn run(listen: SocketAddr) -> Result<(), String> {
     let emulator = graph_emulator::start(tenant, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .map_err(|e| format!("cannot start the Graph emulator: {e}"))?;
+    emulator.set_groups(groups);
     let mut config = Config::demo(
         listen,
         &emulator.base_url(),
@@ -28,6 +30,8 @@ pub async fn run(listen: SocketAddr) -> Result<(), String> {
     )?;
     // The demo serves the Active Directory profile (docs/configuration.md `[compat]`).
     config.compat.active_directory = true;
+    // The sample tenant's groups (nested, Microsoft 365 and empty ones), CONTRACT §9.
+    config.groups.enabled = true;
     // Metrics on a free loopback port: the demo shows where, rather than claiming one.
     config.metrics.listen = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
     let (_gateway, running, observed) = app::start_observed(&config).await?;
@@ -44,6 +48,9 @@ pub async fn run(listen: SocketAddr) -> Result<(), String> {
     println!("  ldapsearch -x -H ldap://{addr} -b {base} '(telephoneNumber=+14255550100)' cn");
     println!(
         "  ldapsearch -x -H ldap://{addr} -b {base} '(&(objectClass=user)(objectCategory=person)(!(userAccountControl:1.2.840.113556.1.4.803:=2))(sAMAccountName=mbowen))' sAMAccountName userAccountControl objectGUID"
+    );
+    println!(
+        "  ldapsearch -x -H ldap://{addr} -b {base} '(memberOf:1.2.840.113556.1.4.1941:=cn=All Staff,ou=groups,{base})' cn"
     );
     println!();
     println!("Press Ctrl-C to stop.");

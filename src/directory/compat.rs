@@ -68,6 +68,19 @@ pub fn mappings(c: Collection, base_dn: &str) -> Vec<AttributeMapping> {
         .collect()
 }
 
+/// The attributes the profile adds to a group entry (CONTRACT §9): objectGUID,
+/// objectCategory in its `CN=Group` form, distinguishedName.
+pub fn group_attributes(base_dn: &str) -> Vec<(&'static str, AdAttribute)> {
+    vec![
+        ("objectGUID", AdAttribute::ObjectGuid),
+        (
+            "objectCategory",
+            AdAttribute::ObjectCategory(format!("CN=Group,CN=Schema,CN=Configuration,{base_dn}")),
+        ),
+        ("distinguishedName", AdAttribute::DistinguishedName),
+    ]
+}
+
 impl AdAttribute {
     /// The Graph properties this attribute is computed from (`$select`).
     pub fn graph_properties(&self) -> Vec<&'static str> {
@@ -521,6 +534,7 @@ mod tests {
             let ctx = MatchContext {
                 phone: &rules,
                 mapping: m,
+                memberships: None,
             };
             evaluate(&parse_filter(f).unwrap(), &e, &ctx)
         };

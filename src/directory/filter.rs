@@ -7,6 +7,7 @@ use ldap3_proto::proto::{LdapFilter, LdapMatchingRuleAssertion, LdapSubstringFil
 
 use super::compat;
 use super::entry::Entry;
+use super::group::Memberships;
 use super::mapping::Mapping;
 use super::matching::{self, SubstringAssertion};
 use super::phone::{self, PhoneMatch, PhoneRules};
@@ -51,6 +52,9 @@ impl Tri {
 pub struct MatchContext<'a> {
     pub phone: &'a PhoneRules,
     pub mapping: &'a Mapping,
+    /// The member sets of the groups this search's `memberOf` items assert (CONTRACT §9),
+    /// resolved once per search by `search::membership`; `None` outside a search.
+    pub memberships: Option<&'a Memberships>,
 }
 
 /// How an attribute description in a filter resolves.
@@ -79,6 +83,10 @@ fn describe(attr: &str) -> Described {
 /// rules (CONTRACT §6-§7). An assertion value invalid for its syntax is Undefined, as in
 /// OpenLDAP; a known type absent from the entry is FALSE.
 pub fn evaluate(f: &LdapFilter, e: &Entry, ctx: &MatchContext<'_>) -> Tri {
+    // CONTRACT §9: memberOf items are answered from the search's resolved member sets.
+    if let Some(t) = ctx.memberships.and_then(|m| m.evaluate(f, e)) {
+        return t;
+    }
     match f {
         LdapFilter::And(items) => {
             let mut result = Tri::True;
@@ -913,6 +921,7 @@ mod tests {
         let ctx = MatchContext {
             phone: &phone,
             mapping: &Mapping::default_mapping(),
+            memberships: None,
         };
         evaluate(&parse_filter(filter).unwrap(), &user(), &ctx)
     }
@@ -1163,6 +1172,7 @@ mod tests {
         let ctx = MatchContext {
             phone: &phone,
             mapping: &serving,
+            memberships: None,
         };
         let mut e = user();
         let without = user();
@@ -1178,6 +1188,7 @@ mod tests {
         let default_ctx = MatchContext {
             phone: &phone,
             mapping: &Mapping::default_mapping(),
+            memberships: None,
         };
         assert_eq!(
             evaluate(&parse_filter("(ipPhone=1234)").unwrap(), &e, &default_ctx),
@@ -1415,6 +1426,7 @@ mod tests {
             let ctx = MatchContext {
             phone: &phone,
             mapping: &Mapping::default_mapping(),
+            memberships: None,
         };
             let e = user();
             let direct = evaluate(&f, &e, &ctx);
@@ -1430,6 +1442,7 @@ mod tests {
             let ctx = MatchContext {
             phone: &phone,
             mapping: &Mapping::default_mapping(),
+            memberships: None,
         };
             let e = user();
             let not = |f: LdapFilter| LdapFilter::Not(Box::new(f));

@@ -4,6 +4,7 @@
 pub mod compat;
 pub mod entry;
 pub mod filter;
+pub mod group;
 pub mod mapping;
 pub mod matching;
 pub mod phone;

@@ -1101,6 +1101,13 @@ static ATTRIBUTES: &[AttributeType] = &[
         }),
         Usage::DsaOperation,
     ),
+    // --- groups (CONTRACT §9) ---
+    // memberOf as OpenLDAP's memberof overlay defines it (servers/slapd/overlays/memberof.c):
+    // dSAOperation, returned by name or for `+` only.
+    operational(
+        dn_valued("memberOf", &[], "1.2.840.113556.1.2.102"),
+        Usage::DsaOperation,
+    ),
     // --- subschema (RFC 4512 §4.2) ---
     subschema_description("attributeTypes", "2.5.21.5", "1.3.6.1.4.1.1466.115.121.1.3"),
     subschema_description("objectClasses", "2.5.21.6", "1.3.6.1.4.1.1466.115.121.1.37"),
@@ -1374,6 +1381,33 @@ static OBJECT_CLASSES: &[ObjectClass] = &[
         kind: ObjectClassKind::Auxiliary,
         must: &[],
         may: GATEWAY_AUX_MAY,
+    },
+    // RFC 4519 §3.5. MUST member as the RFC says; an empty Entra group is served without
+    // one (the gateway publishes what Graph holds, CONTRACT §5).
+    ObjectClass {
+        name: "groupOfNames",
+        oid: "2.5.6.9",
+        sup: Some("top"),
+        kind: ObjectClassKind::Structural,
+        must: &["member", "cn"],
+        may: &[
+            "businessCategory",
+            "seeAlso",
+            "owner",
+            "ou",
+            "o",
+            "description",
+        ],
+    },
+    // AD's `group` class name, as an auxiliary of the gateway's arc (like `user`): what AD
+    // clients filter groups by (CONTRACT §9).
+    ObjectClass {
+        name: "group",
+        oid: "2.25.64526643283590733212325265342552808389.1.3",
+        sup: Some("top"),
+        kind: ObjectClassKind::Auxiliary,
+        must: &[],
+        may: &["mail", "uid"],
     },
 ];
 

@@ -1,9 +1,10 @@
 //! The directory tree (CONTRACT §4): DN parsing and normalisation (RFC 4514), which
-//! object a DN names, and the fixed entries (base, ou=users, ou=contacts). Owns DNs; it
+//! object a DN names, and the fixed entries (base, ou=users, ou=contacts, ou=groups). Owns DNs; it
 //! does not talk to Graph and does not decide scopes of searches over Graph results.
 
 use super::Collection;
 use super::entry::Entry;
+use super::group::GroupKey;
 use super::matching;
 use super::schema::{self, Equality};
 
@@ -220,8 +221,15 @@ pub enum Target {
     /// A user or contact: its collection and the unescaped `uid` value
     /// (userPrincipalName for users, id for contacts).
     Object(Collection, String),
+    /// `ou=groups` (CONTRACT §9; served only with `[groups] enabled`).
+    GroupsOu,
+    /// A group: `uid=<id>`, or the `cn=<displayName>` alias.
+    Group(GroupKey),
     NoSuchObject,
 }
+
+/// The RDN value of the organizational unit that holds the groups.
+pub const GROUPS_OU: &str = "groups";
 
 /// The gateway's tree under the configured base DN.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,6 +316,16 @@ impl Tree {
         )
     }
 
+    /// `ou=groups,<base>`.
+    pub fn groups_ou_dn(&self) -> String {
+        format!("ou={GROUPS_OU},{}", self.base_dn)
+    }
+
+    /// `uid=<escaped id>,ou=groups,<base>`.
+    pub fn group_dn(&self, id: &str) -> String {
+        format!("uid={},{}", escape_value(id), self.groups_ou_dn())
+    }
+
     /// The DN of an object of a collection.
     pub fn object_dn(&self, c: Collection, key: &str) -> String {
         match c {
@@ -340,9 +358,19 @@ impl Tree {
                 .into_iter()
                 .find(|c| *rdn == format!("ou={}", c.ou()))
         };
+        let groups_ou = format!("ou={GROUPS_OU}");
         match extra {
             0 => Target::Base,
+            1 if normalized[0] == groups_ou => Target::GroupsOu,
             1 => collection_of(&normalized[0]).map_or(Target::NoSuchObject, Target::OrgUnit),
+            2 if normalized[1] == groups_ou => match rdns[0].as_slice() {
+                [ava] => match schema::attribute(&ava.attr).map(|a| a.name) {
+                    Some("uid") => Target::Group(GroupKey::Id(ava.value.clone())),
+                    Some("cn") => Target::Group(GroupKey::Name(ava.value.clone())),
+                    _ => Target::NoSuchObject,
+                },
+                _ => Target::NoSuchObject,
+            },
             2 => {
                 let Some(c) = collection_of(&normalized[1]) else {
                     return Target::NoSuchObject;
@@ -444,13 +472,22 @@ impl Tree {
 
     /// `ou=users` or `ou=contacts`: `top, organizationalUnit` and `ou`.
     pub fn ou_entry(&self, c: Collection) -> Entry {
-        let mut entry = Entry::new(self.ou_dn(c));
+        self.org_unit(self.ou_dn(c), c.ou())
+    }
+
+    /// `ou=groups` (CONTRACT §9), like the other organizational units.
+    pub fn groups_ou_entry(&self) -> Entry {
+        self.org_unit(self.groups_ou_dn(), GROUPS_OU)
+    }
+
+    fn org_unit(&self, dn: String, ou: &str) -> Entry {
+        let mut entry = Entry::new(dn);
         push_named(
             &mut entry,
             "objectClass",
             vec!["top".to_string(), "organizationalUnit".to_string()],
         );
-        push_named(&mut entry, "ou", vec![c.ou().to_string()]);
+        push_named(&mut entry, "ou", vec![ou.to_string()]);
         self.add_operational(&mut entry, "organizationalUnit", true);
         entry
     }
@@ -530,6 +567,27 @@ mod tests {
     }
 
     #[test]
+    fn resolves_groups_by_id_and_name() {
+        let t = tree();
+        assert_eq!(t.group_dn("g,1"), r"uid=g\,1,ou=groups,dc=Example,dc=com");
+        assert_eq!(t.resolve("OU=Groups,dc=example,dc=com"), Target::GroupsOu);
+        assert_eq!(
+            t.resolve(r"uid=g\,1,ou=groups,dc=example,dc=com"),
+            Target::Group(GroupKey::Id("g,1".into()))
+        );
+        assert_eq!(
+            t.resolve(r"CN=Sales\2c EMEA,ou=groups,dc=example,dc=com"),
+            Target::Group(GroupKey::Name("Sales, EMEA".into()))
+        );
+        assert_eq!(
+            t.resolve("sn=x,ou=groups,dc=example,dc=com"),
+            Target::NoSuchObject
+        );
+        let ou = t.groups_ou_entry();
+        assert_eq!(ou.dn, "ou=groups,dc=Example,dc=com");
+    }
+
+    #[test]
     fn resolves_targets() {
         let t = tree();
         assert_eq!(t.resolve(""), Target::RootDse);
@@ -561,8 +619,9 @@ mod tests {
             t.resolve("uid=a,uid=b,ou=users,dc=example,dc=com"),
             Target::NoSuchObject
         );
+        // ou=groups is resolved (CONTRACT §9); `coverage` refuses it while groups are off.
         assert_eq!(
-            t.resolve("ou=groups,dc=example,dc=com"),
+            t.resolve("ou=printers,dc=example,dc=com"),
             Target::NoSuchObject
         );
         assert_eq!(t.resolve("dc=com"), Target::NoSuchObject);

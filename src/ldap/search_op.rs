@@ -72,6 +72,7 @@ async fn answer_search(
         req.scope.clone(),
         &req.filter,
         plan.keys.as_deref(),
+        asks_member_of(&req.attrs),
         limits.time,
     )
     .await;
@@ -82,6 +83,14 @@ async fn answer_search(
     answer::complete(found, &rc, limits, plan.response, key)
 }
 
+/// True when the attribute list names `memberOf` or asks for `+` (CONTRACT §9: like
+/// OpenLDAP's memberof overlay, memberOf is operational and costs Graph requests).
+fn asks_member_of(attrs: &[String]) -> bool {
+    attrs.iter().any(|a| {
+        a == "+" || crate::directory::schema::attribute(a).is_some_and(|at| at.name == "memberOf")
+    })
+}
+
 /// Asks the engine within the time limit; the limit passing is timeLimitExceeded (3).
 pub(super) async fn ask(
     gw: &Gateway,
@@ -89,6 +98,7 @@ pub(super) async fn ask(
     scope: LdapSearchScope,
     filter: &LdapFilter,
     order: Option<&[OrderKey]>,
+    member_of: bool,
     time_limit: Duration,
 ) -> Result<SearchOutput, LdapError> {
     let deadline = Instant::now() + time_limit;
@@ -98,6 +108,7 @@ pub(super) async fn ask(
         filter,
         deadline,
         order,
+        member_of,
     };
     match tokio::time::timeout_at(deadline, gw.directory.search(&params)).await {
         Ok(found) => found,

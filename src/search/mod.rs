@@ -3,6 +3,7 @@
 //! entries with the full filter, and orders them (CONTRACT §8). It does not encode PDUs.
 
 pub mod graph_error;
+pub mod membership;
 pub mod order;
 pub mod phone_index;
 pub mod phone_sync;
@@ -16,10 +17,12 @@ use ldap3_proto::LdapResultCode;
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use tokio::time::Instant;
 
+use self::membership::{GroupReach, GroupSettings, VisibleCache};
 use self::order::OrderKey;
 use crate::directory::Collection;
 use crate::directory::entry::Entry;
 use crate::directory::filter::{MatchContext, Tri, evaluate};
+use crate::directory::group::{MembershipAssertion, Memberships};
 use crate::directory::mapping::Mapping;
 use crate::directory::mapping::Source;
 use crate::directory::phone::{PhoneMatch, PhoneRules};
@@ -52,6 +55,8 @@ pub struct SearchSettings {
     pub phone_index: bool,
     /// `[phone] index_refresh_secs`: how often the index follows its delta links.
     pub index_refresh: Duration,
+    /// `[groups]` (CONTRACT §9).
+    pub groups: GroupSettings,
 }
 
 /// How `Directory::plan_with_index` answers a phone item: `Some(Ok(ids))` candidates,
@@ -87,6 +92,8 @@ pub struct Directory {
     phone_index: Option<Arc<SharedIndex>>,
     phone_sync: OnceLock<AbortOnDrop>,
     metrics: SearchMetrics,
+    /// What `[graph] visible_groups` lets through, briefly cached.
+    visible: VisibleCache,
 }
 
 /// What a base and scope reach: the fixed entries in scope, and the collections to ask
@@ -94,6 +101,8 @@ pub struct Directory {
 pub struct Coverage {
     pub fixed: Vec<Entry>,
     pub collections: Vec<(Collection, Option<String>)>,
+    /// The groups reached (CONTRACT §9; `Nothing` unless `[groups] enabled`).
+    pub groups: GroupReach,
 }
 
 /// One search as the executor sees it.
@@ -105,6 +114,8 @@ pub struct SearchParams<'a> {
     pub deadline: Instant,
     /// The sort control's keys (RFC 2891); `None` orders by CONTRACT §8's default.
     pub order: Option<&'a [OrderKey]>,
+    /// The entries carry `memberOf` (the attribute list names it or asks for `+`).
+    pub member_of: bool,
 }
 
 /// Entries of a search, in the order asked for (`SearchParams::order`, else CONTRACT §8),
@@ -139,6 +150,7 @@ impl Directory {
             phone_index,
             phone_sync: OnceLock::new(),
             metrics: SearchMetrics::default(),
+            visible: VisibleCache::default(),
         }
     }
 
@@ -212,16 +224,22 @@ impl Directory {
         &self.graph
     }
 
-    fn match_context(&self) -> MatchContext<'_> {
+    fn match_context<'a>(&'a self, memberships: Option<&'a Memberships>) -> MatchContext<'a> {
         MatchContext {
             phone: &self.phone,
             mapping: &self.mapping,
+            memberships,
         }
     }
 
     /// True when `f` holds for `e` (Undefined and False both exclude).
     pub fn matches(&self, f: &LdapFilter, e: &Entry) -> bool {
-        evaluate(f, e, &self.match_context()) == Tri::True
+        evaluate(f, e, &self.match_context(None)) == Tri::True
+    }
+
+    /// `matches` with the search's resolved `memberOf` sets (CONTRACT §9).
+    fn matches_in(&self, f: &LdapFilter, e: &Entry, memberships: &Memberships) -> bool {
+        evaluate(f, e, &self.match_context(Some(memberships))) == Tri::True
     }
 
     /// The Graph plan for one collection, as `explain` shows it. Phone items take their
@@ -310,6 +328,13 @@ impl Directory {
     pub fn coverage(&self, base: &str, scope: LdapSearchScope) -> Result<Coverage, LdapError> {
         let mut fixed = Vec::new();
         let mut collections = Vec::new();
+        let mut groups = GroupReach::Nothing;
+        let groups_on = self.settings.groups.enabled;
+        let all_groups = if groups_on {
+            GroupReach::All
+        } else {
+            GroupReach::Nothing
+        };
         let mut collections_all = vec![Collection::Users];
         if self.settings.include_contacts {
             collections_all.push(Collection::Contacts);
@@ -317,6 +342,9 @@ impl Directory {
         let ou_entries = |fixed: &mut Vec<Entry>| {
             for c in &collections_all {
                 fixed.push(self.tree.ou_entry(*c));
+            }
+            if groups_on {
+                fixed.push(self.tree.groups_ou_entry());
             }
         };
         match self.tree.resolve(base) {
@@ -327,6 +355,7 @@ impl Directory {
                     fixed.push(self.tree.base_entry());
                     ou_entries(&mut fixed);
                     collections = collections_all.iter().map(|c| (*c, None)).collect();
+                    groups = all_groups.clone();
                 }
             },
             Target::Subschema => {
@@ -343,6 +372,7 @@ impl Directory {
                     }
                     ou_entries(&mut fixed);
                     collections = collections_all.iter().map(|c| (*c, None)).collect();
+                    groups = all_groups.clone();
                 }
             },
             Target::OrgUnit(c) => {
@@ -374,21 +404,49 @@ impl Directory {
                     }
                 }
             }
-            Target::NoSuchObject => return Err(no_such_object(base)),
+            Target::GroupsOu if groups_on => match scope {
+                LdapSearchScope::Base => fixed.push(self.tree.groups_ou_entry()),
+                LdapSearchScope::Subtree => {
+                    fixed.push(self.tree.groups_ou_entry());
+                    groups = GroupReach::All;
+                }
+                LdapSearchScope::OneLevel | LdapSearchScope::Children => groups = GroupReach::All,
+            },
+            Target::Group(key) if groups_on => groups = GroupReach::One(key),
+            Target::GroupsOu | Target::Group(_) | Target::NoSuchObject => {
+                return Err(no_such_object(base));
+            }
         }
-        Ok(Coverage { fixed, collections })
+        Ok(Coverage {
+            fixed,
+            collections,
+            groups,
+        })
     }
 
     /// Runs a search: the matching entries in the order asked for (else CONTRACT §8's).
     pub async fn search(&self, p: &SearchParams<'_>) -> Result<SearchOutput, LdapError> {
-        let Coverage { fixed, collections } = self.coverage(p.base, p.scope.clone())?;
+        let Coverage {
+            fixed,
+            collections,
+            groups,
+        } = self.coverage(p.base, p.scope.clone())?;
         let leaf_scope = matches!(
             p.scope,
             LdapSearchScope::OneLevel | LdapSearchScope::Children
         );
+        // CONTRACT §9: each asserted group is resolved once for the whole search.
+        let (mut memberships, required) = self.resolve_memberships(p.filter, p.deadline).await?;
+        // CONTRACT §9: with `visible_groups`, nothing else exists, on every path.
+        let visible = self.visible_ids(p.deadline).await?;
+        let shown = |id: &str| {
+            visible
+                .as_ref()
+                .is_none_or(|v| v.contains(&id.to_lowercase()))
+        };
         let mut entries: Vec<Entry> = fixed
             .into_iter()
-            .filter(|e| self.matches(p.filter, e))
+            .filter(|e| self.matches_in(p.filter, e, &memberships))
             .collect();
         let mut incomplete = None;
         for (c, key) in collections {
@@ -404,9 +462,28 @@ impl Directory {
             } else {
                 self.plan(p.filter, c, None)
             };
-            let mut seen = HashSet::new();
-            let mut found_base = false;
-            for q in &plan.queries {
+            // A search every match of which is a member of one of some groups reads those
+            // groups' member lists with the user part pushed down, never all of /users.
+            // Only users are members (CONTRACT §9), so such a search reads no contacts.
+            let sources: Vec<(&GraphQuery, Option<(String, MembershipAssertion)>)> =
+                match (required.is_empty(), c, base_object) {
+                    (false, Collection::Users, false) => {
+                        let lists: Vec<(String, MembershipAssertion)> = required
+                            .iter()
+                            .filter_map(|g| Some((g.id.clone()?, g.assertion.clone())))
+                            .collect();
+                        plan.queries
+                            .iter()
+                            .flat_map(|q| lists.iter().map(move |l| (q, Some(l.clone()))))
+                            .collect()
+                    }
+                    (false, _, false) => continue,
+                    _ => plan.queries.iter().map(|q| (q, None)).collect(),
+                };
+            // Every list is read (and its member set recorded) before any entry is checked,
+            // so that a membership is known wherever the filter asks about it.
+            let mut batches = Vec::new();
+            for (q, via_group) in sources {
                 let limit = if plan.unbounded && c == Collection::Contacts {
                     ScanBound {
                         objects: self.settings.contact_scan_limit,
@@ -419,7 +496,14 @@ impl Directory {
                     }
                 };
                 let mut timed_out = false;
-                let objects = match self.fetch(q, limit, p.deadline).await {
+                let fetched = match &via_group {
+                    Some((id, assertion)) => {
+                        self.fetch_members_like(q, id, assertion.nested, p.deadline)
+                            .await
+                    }
+                    None => self.fetch(q, limit, p.deadline).await,
+                };
+                let objects = match fetched {
                     Ok(o) => o,
                     // CONTRACT §6: timeLimitExceeded after the entries already found, so
                     // the pages read before the time limit passed are still answered.
@@ -430,34 +514,66 @@ impl Directory {
                     }
                     Err(f) => return Err(f.error),
                 };
-                for obj in objects.iter() {
-                    let id = obj.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-                    if !seen.insert(id.to_string()) {
-                        continue;
-                    }
-                    let Some(entry) = self.mapping.to_entry(c, obj, &self.tree) else {
-                        continue;
-                    };
-                    if base_object {
-                        if !self.tree.is_dn_match(&entry.dn, p.base) {
-                            continue;
-                        }
-                        found_base = true;
-                        if leaf_scope {
-                            continue;
-                        }
-                    }
-                    if self.matches(p.filter, &entry) {
-                        entries.push(entry);
-                    }
+                if let Some((_, assertion)) = &via_group {
+                    memberships.insert(
+                        &assertion.group_dn,
+                        assertion.nested,
+                        membership::ids_of(&objects),
+                    );
                 }
+                batches.push(objects);
                 if timed_out {
                     break;
+                }
+            }
+            let mut seen = HashSet::new();
+            let mut found_base = false;
+            for obj in batches.iter().flat_map(|b| b.iter()) {
+                let id = obj.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+                if !seen.insert(id.to_string()) || !shown(id) {
+                    continue;
+                }
+                let Some(entry) = self.mapping.to_entry(c, obj, &self.tree) else {
+                    continue;
+                };
+                if base_object {
+                    if !self.tree.is_dn_match(&entry.dn, p.base) {
+                        continue;
+                    }
+                    found_base = true;
+                    if leaf_scope {
+                        continue;
+                    }
+                }
+                if self.matches_in(p.filter, &entry, &memberships) {
+                    entries.push(entry);
                 }
             }
             if base_object && !found_base && incomplete.is_none() {
                 return Err(no_such_object(p.base));
             }
+        }
+        // Groups carry no memberOf: a search that requires one reads no group.
+        let groups = match groups {
+            GroupReach::All if !required.is_empty() => GroupReach::Nothing,
+            other => other,
+        };
+        let group_entries = self
+            .group_entries(&groups, p.filter, visible.as_deref(), p.deadline)
+            .await?;
+        if matches!(groups, GroupReach::One(_)) && group_entries.is_empty() {
+            return Err(no_such_object(p.base));
+        }
+        if !(matches!(groups, GroupReach::One(_)) && leaf_scope) {
+            entries.extend(
+                group_entries
+                    .into_iter()
+                    .filter(|e| self.matches_in(p.filter, e, &memberships)),
+            );
+        }
+        if p.member_of {
+            self.add_member_of(&mut entries, visible.as_deref(), p.deadline)
+                .await?;
         }
         match p.order {
             Some(keys) => order::sort_entries(&mut entries, keys),
@@ -480,7 +596,7 @@ impl Directory {
             self.metrics.graph_fetch();
             return fetch_all(&self.graph, q, limit, deadline)
                 .await
-                .map_err(|e| self.fetch_error(q, &e));
+                .map_err(|e| self.fetch_error(&q.display_decoded(), &e));
         }
         let graph = self.graph.clone();
         let query = q.clone();
@@ -499,10 +615,11 @@ impl Directory {
             (false, true) => self.metrics.cache_hit(),
             (false, false) => self.metrics.coalesced(),
         }
-        result.map_err(|e| self.fetch_error(q, e.as_ref()))
+        result.map_err(|e| self.fetch_error(&q.display_decoded(), e.as_ref()))
     }
 
-    fn fetch_error(&self, q: &GraphQuery, e: &FetchError) -> FetchFailure {
+    /// The LDAP result of a failed fetch of the request `shown`.
+    fn fetch_error(&self, shown: &str, e: &FetchError) -> FetchFailure {
         let partial = match e {
             FetchError::TimedOut { partial, .. } => partial.clone(),
             _ => Arc::default(),
@@ -516,9 +633,7 @@ impl Directory {
                 format!(
                     "the search would read more than {} Graph objects ({}); narrow the filter \
                      (for example a name prefix) or raise [search] {}",
-                    bound.objects,
-                    q.display_decoded(),
-                    bound.key
+                    bound.objects, shown, bound.key
                 ),
             ),
         };
@@ -557,9 +672,18 @@ async fn fetch_all(
     limit: ScanBound,
     deadline: Instant,
 ) -> Result<Fetched, FetchError> {
-    let q = GraphRequest::from(q);
+    fetch_request(graph, &GraphRequest::from(q), limit, deadline).await
+}
+
+/// All objects of a request, following nextLink up to `limit`.
+async fn fetch_request(
+    graph: &GraphClient,
+    q: &GraphRequest,
+    limit: ScanBound,
+    deadline: Instant,
+) -> Result<Fetched, FetchError> {
     let mut page = graph
-        .first_page(&q, deadline)
+        .first_page(q, deadline)
         .await
         .map_err(FetchError::Graph)?;
     let mut out = std::mem::take(&mut page.items);
@@ -567,7 +691,7 @@ async fn fetch_all(
         if out.len() >= limit.objects as usize {
             return Err(FetchError::ScanLimit(limit));
         }
-        page = match graph.next_page(&next, &q, deadline).await {
+        page = match graph.next_page(&next, q, deadline).await {
             Ok(page) => page,
             Err(error @ GraphError::Timeout(_)) => {
                 return Err(FetchError::TimedOut {

@@ -573,6 +573,7 @@ mod tests {
             let ctx = MatchContext {
                 phone: &r,
                 mapping: &m,
+                memberships: None,
             };
             let mut ix = index(mode);
             for (i, v) in stored.iter().enumerate() {

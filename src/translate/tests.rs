@@ -1599,6 +1599,7 @@ fn check_recall(mode: Mode, f: &LdapFilter, users: &[Value]) -> Result<(), TestC
     let local = MatchContext {
         phone: &rules,
         mapping: &mapping,
+        memberships: None,
     };
     for (u, found) in users.iter().zip(found) {
         let Some(entry) = mapping.to_entry(Collection::Users, u, &tree) else {

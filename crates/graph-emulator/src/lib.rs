@@ -9,11 +9,13 @@
 
 pub mod delta;
 pub mod errors;
+pub mod groups;
 pub mod odata;
 pub mod resource;
 pub mod search;
 pub mod server;
 pub mod tenant;
 
+pub use groups::Groups;
 pub use server::{EmulatorHandle, Fault, PageFault, start};
 pub use tenant::{SAMPLE_CLIENT_ID, SAMPLE_CLIENT_SECRET, SAMPLE_TENANT_ID, Tenant};

@@ -4,6 +4,7 @@
 
 use super::delta;
 use super::errors::{GraphError, TokenError, format_utc, throttled_body};
+use super::groups::{self, GroupTarget, Groups};
 use super::odata::{self, Filter};
 use super::resource::{CONTACTS, Resource, Support, USERS};
 use super::search::{self, Search};
@@ -72,6 +73,8 @@ struct Shared {
     tenant: Tenant,
     /// The users and contacts served, changeable at run time (delta query sees changes).
     directory: Mutex<delta::Directory>,
+    /// The groups served (`groups.rs`); empty until `set_groups`.
+    groups: Mutex<Groups>,
     base_url: String,
     requests: AtomicU64,
     rejections: AtomicU64,
@@ -131,6 +134,12 @@ impl EmulatorHandle {
 
     pub fn set_fault(&self, fault: Fault) {
         *lock(&self.shared.fault) = fault;
+    }
+
+    /// Replaces the groups served under `/v1.0/groups` (members refer to users, contacts and
+    /// groups by id).
+    pub fn set_groups(&self, groups: Groups) {
+        *lock(&self.shared.groups) = groups;
     }
 
     /// Injects `fault` into page `page` (1-based) of every paged `/users` or `/contacts`
@@ -231,6 +240,7 @@ pub async fn start(tenant: Tenant, addr: SocketAddr) -> std::io::Result<Emulator
     let shared = Arc::new(Shared {
         tenant,
         directory,
+        groups: Mutex::new(Groups::default()),
         base_url: format!("http://{addr}"),
         requests: AtomicU64::new(0),
         rejections: AtomicU64::new(0),
@@ -1016,9 +1026,35 @@ impl Shared {
         query: &Query,
     ) -> Value {
         let directory = lock(&self.directory);
-        let objects = directory.objects(resource);
+        let objects: Vec<&Value> = directory.objects(resource).iter().collect();
+        self.page(resource, objects, raw_path, params, query)
+    }
+
+    /// One page of `objects` after the query's filter, search and sort.
+    fn page(
+        &self,
+        resource: &'static Resource,
+        objects: Vec<&Value>,
+        raw_path: &str,
+        params: &[QueryParam],
+        query: &Query,
+    ) -> Value {
+        let render = |o: &Value| project(o, resource, query.fields.as_deref());
+        self.page_with(resource, objects, raw_path, params, query, &render)
+    }
+
+    /// `page`, each kept object written by `render`.
+    fn page_with(
+        &self,
+        resource: &'static Resource,
+        objects: Vec<&Value>,
+        raw_path: &str,
+        params: &[QueryParam],
+        query: &Query,
+        render: &dyn Fn(&Value) -> Value,
+    ) -> Value {
         let mut hits: Vec<&Value> = objects
-            .iter()
+            .into_iter()
             .filter(|o| query.filter.as_ref().is_none_or(|f| odata::matches(f, o)))
             .filter(|o| query.search.as_ref().is_none_or(|s| search::matches(s, o)))
             .collect();
@@ -1043,7 +1079,7 @@ impl Shared {
             .iter()
             .skip(query.offset)
             .take(query.page_size)
-            .map(|o| project(o, resource, query.fields.as_deref()))
+            .map(|o| render(o))
             .collect();
         let mut body = Map::new();
         body.insert(
@@ -1184,6 +1220,11 @@ impl Shared {
             Ok(p) => p,
             Err(e) => return self.rejection(&e, &client_request_id),
         };
+        if let Some(target) = groups_target(raw_path) {
+            return target
+                .and_then(|target| self.serve_groups(target, raw_path, &params, headers))
+                .unwrap_or_else(|e| self.rejection(&e, &client_request_id));
+        }
         if let Some(resource) = delta::delta_target(raw_path) {
             return self.serve_delta(resource, raw_path, &params, &client_request_id);
         }
@@ -1305,6 +1346,133 @@ impl Shared {
     }
 }
 
+/// `/groups…` and `/users/{id}/memberOf…` paths (`groups.rs`), or `None` for the others.
+fn groups_target(raw_path: &str) -> Option<Result<GroupTarget, GraphError>> {
+    let rest = raw_path.strip_prefix("/v1.0/")?;
+    let segments: Result<Vec<String>, GraphError> = rest.split('/').map(decode_path).collect();
+    match segments {
+        Ok(segments) => groups::target(&segments),
+        Err(e) => Some(Err(e)),
+    }
+}
+
+impl Shared {
+    /// Serves a groups path (GRAPH.md §12). A 404 comes back as `Ok`: it is no rejection.
+    fn serve_groups(
+        &self,
+        target: GroupTarget,
+        raw_path: &str,
+        params: &[QueryParam],
+        headers: &HeaderMap,
+    ) -> Result<Response, GraphError> {
+        let options = read_options(params)?;
+        let client_request_id = headers
+            .get("client-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| self.new_id(), str::to_string);
+        let respond =
+            |body: &Value| json_response(StatusCode::OK, body, &self.new_id(), &client_request_id);
+        let groups = lock(&self.groups);
+        match target {
+            GroupTarget::List => {
+                let query =
+                    self.validate_query(&groups::GROUPS, raw_path, params, &options, headers)?;
+                let body = self.page(&groups::GROUPS, groups.objects(), raw_path, params, &query);
+                Ok(respond(&body))
+            }
+            GroupTarget::One(id) => {
+                let fields = selected(&groups::GROUPS, options.select.as_deref(), false)?;
+                let Some(group) = groups.find(&id) else {
+                    return Ok(self.graph_error(&GraphError::not_found(&id), &client_request_id));
+                };
+                let mut body = project(&group.object, &groups::GROUPS, fields.as_deref());
+                body["@odata.context"] = Value::String(context_url(
+                    &self.base_url,
+                    &groups::GROUPS,
+                    fields.as_deref(),
+                    true,
+                ));
+                Ok(respond(&body))
+            }
+            GroupTarget::Related {
+                owner,
+                owner_is_group,
+                relation,
+                cast,
+            } => {
+                // GRAPH.md §12: $filter, $search, $orderby and the OData cast on a membership
+                // relationship need the advanced query parameters.
+                let advanced = header_is(headers, "consistencylevel", "eventual")
+                    && options
+                        .count
+                        .as_deref()
+                        .is_some_and(|c| c.eq_ignore_ascii_case("true"));
+                let needs_advanced = cast.is_some()
+                    || options.filter.is_some()
+                    || options.search.is_some()
+                    || options.orderby.is_some();
+                if needs_advanced && !advanced {
+                    return Err(GraphError::unsupported_query(
+                        "The specified filter to the reference property query is currently not supported.",
+                    ));
+                }
+                let directory = lock(&self.directory);
+                let related = match groups.related(
+                    &owner,
+                    owner_is_group,
+                    relation,
+                    cast,
+                    directory.objects(&USERS),
+                    directory.objects(&CONTACTS),
+                ) {
+                    Ok(related) => related,
+                    Err(e) if e.status == StatusCode::NOT_FOUND => {
+                        return Ok(self.graph_error(&e, &client_request_id));
+                    }
+                    Err(e) => return Err(e),
+                };
+                if let Some(cast) = cast {
+                    let resource = cast.resource();
+                    let query =
+                        self.validate_query(resource, raw_path, params, &options, headers)?;
+                    let objects = related.into_iter().map(|(o, _)| o).collect();
+                    return Ok(respond(
+                        &self.page(resource, objects, raw_path, params, &query),
+                    ));
+                }
+                if options.select.is_some() || options.filter.is_some() {
+                    return Err(GraphError::bad_request(
+                        "$select and $filter on an uncast directoryObject list are not supported by the emulator; add the OData cast segment.",
+                    ));
+                }
+                // Heterogeneous directoryObjects: each projected with its own type's default
+                // set and tagged with `@odata.type`, paged like any list.
+                let query =
+                    self.validate_query(&groups::GROUPS, raw_path, params, &options, headers)?;
+                let tagged: Vec<Value> = related
+                    .into_iter()
+                    .map(|(o, resource)| {
+                        let mut item = project(o, resource, None);
+                        item["@odata.type"] = Value::String(format!("#{}", resource.type_name));
+                        item
+                    })
+                    .collect();
+                let mut body = self.page_with(
+                    &groups::GROUPS,
+                    tagged.iter().collect(),
+                    raw_path,
+                    params,
+                    &query,
+                    &Value::clone,
+                );
+                body["@odata.context"] =
+                    Value::String(format!("{}/v1.0/$metadata#directoryObjects", self.base_url));
+                Ok(respond(&body))
+            }
+        }
+    }
+}
+
 /// A fingerprint of the path and every decoded option but `$skiptoken`, so a skiptoken only
 /// works with the options it was issued for (GRAPH.md §4: don't build skiptokens).
 fn options_fingerprint(raw_path: &str, params: &[QueryParam]) -> u64 {
@@ -1376,6 +1544,7 @@ async fn data_endpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
@@ -2283,6 +2452,151 @@ mod tests {
         )
         .await;
         assert_eq!(reply.status, 200, "{}", reply.body);
+        handle.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn groups_and_memberships_as_graph_serves_them() {
+        let (handle, token) = emulator().await;
+        let tenant = Tenant::sample();
+        handle.set_groups(Groups::sample(&tenant.users, &tenant.contacts));
+        let all_staff = groups::sample_group_id(1);
+        let engineering = groups::sample_group_id(2);
+        let phoenix = groups::sample_group_id(5);
+
+        let list = get(&handle, &token, "/v1.0/groups?$top=2", false).await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        assert_eq!(names(&list), ["All Staff", "Engineering"]);
+        assert!(list.json()["@odata.nextLink"].is_string());
+        let unified = get(
+            &handle,
+            &token,
+            "/v1.0/groups?$filter=groupTypes/any(c:c%20eq%20%27Unified%27)&$select=id,mail",
+            false,
+        )
+        .await;
+        assert_eq!(unified.status, 200, "{}", unified.body);
+        assert_eq!(
+            unified.json()["value"][0]["mail"],
+            "phoenix@contoso.example"
+        );
+        let one = get(
+            &handle,
+            &token,
+            &format!("/v1.0/groups/{engineering}"),
+            false,
+        )
+        .await;
+        assert_eq!(one.json()["displayName"], "Engineering");
+
+        // The cast needs the advanced parameters; then it lists users only, transitively.
+        let cast = format!("/v1.0/groups/{all_staff}/transitiveMembers/microsoft.graph.user");
+        let refused = get(&handle, &token, &cast, false).await;
+        assert_eq!(refused.code(), "Request_UnsupportedQuery");
+        let direct = get(
+            &handle,
+            &token,
+            &format!("/v1.0/groups/{all_staff}/members/microsoft.graph.user?$count=true&$top=999"),
+            true,
+        )
+        .await;
+        let transitive = get(
+            &handle,
+            &token,
+            &format!("{cast}?$count=true&$top=999&$select=id,department"),
+            true,
+        )
+        .await;
+        assert_eq!(transitive.status, 200, "{}", transitive.body);
+        let departments: HashSet<String> = transitive.json()["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["department"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            departments,
+            HashSet::from(["Engineering".into(), "Sales".into(), "Marketing".into()])
+        );
+        let count = |r: &Reply| r.json()["@odata.count"].as_u64().unwrap();
+        assert!(count(&transitive) > count(&direct), "nesting adds members");
+        // The user part of a filter is evaluated inside the member list.
+        let filtered = get(
+            &handle,
+            &token,
+            &format!(
+                "{cast}?$count=true&$filter=startsWith(displayName,%27A%27)&$select=displayName"
+            ),
+            true,
+        )
+        .await;
+        assert_eq!(filtered.status, 200, "{}", filtered.body);
+        assert!(names(&filtered).iter().all(|n| n.starts_with('A')));
+        assert!(!names(&filtered).is_empty());
+        // Uncast lists carry @odata.type; Microsoft 365 groups refuse the group cast.
+        let mixed = get(
+            &handle,
+            &token,
+            &format!("/v1.0/groups/{all_staff}/members"),
+            false,
+        )
+        .await;
+        assert_eq!(
+            mixed.json()["value"][0]["@odata.type"],
+            "#microsoft.graph.group"
+        );
+        let m365 = get(
+            &handle,
+            &token,
+            &format!("/v1.0/groups/{phoenix}/members/microsoft.graph.group?$count=true"),
+            true,
+        )
+        .await;
+        assert_eq!(
+            (m365.status, m365.code().as_str()),
+            (400, "Request_UnsupportedQuery")
+        );
+        // Page size bounds as on /users.
+        let too_big = get(
+            &handle,
+            &token,
+            &format!("/v1.0/groups/{all_staff}/members?$top=1000"),
+            false,
+        )
+        .await;
+        assert_eq!(too_big.status, 400);
+
+        // memberOf of a Platform Team user: direct is one group, transitive adds the parents.
+        let platform = groups::sample_group_id(3);
+        let platform_members = get(
+            &handle,
+            &token,
+            &format!("/v1.0/groups/{platform}/members"),
+            false,
+        )
+        .await;
+        let platform_user = platform_members.json()["value"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let member_of = |relation: &'static str| {
+            format!(
+                "/v1.0/users/{platform_user}/{relation}/microsoft.graph.group?$count=true&$select=displayName"
+            )
+        };
+        let direct = get(&handle, &token, &member_of("memberOf"), true).await;
+        let transitive = get(&handle, &token, &member_of("transitiveMemberOf"), true).await;
+        assert_eq!(direct.status, 200, "{}", direct.body);
+        assert!(names(&direct).len() < names(&transitive).len());
+        assert!(names(&transitive).contains(&"All Staff".to_string()));
+        let missing = get(
+            &handle,
+            &token,
+            "/v1.0/groups/00000000-0000-0000-0000-000000000000/members",
+            false,
+        )
+        .await;
+        assert_eq!(missing.status, 404);
         handle.shutdown().await;
     }
 }

@@ -1,0 +1,292 @@
+//! Groups in the directory model (CONTRACT §9): a Graph group as a `groupOfNames` entry, the
+//! group DNs a filter asserts in `memberOf` (equality and the in-chain rule), and the member
+//! sets those assertions are evaluated against. Pure: the member sets are fetched by
+//! `search::membership`; this file never knows how.
+
+use std::collections::{HashMap, HashSet};
+
+use ldap3_proto::proto::LdapFilter;
+use serde_json::Value;
+
+use super::compat;
+use super::entry::Entry;
+use super::filter::Tri;
+use super::schema;
+use super::tree::{Tree, normalize_dn, push_named};
+
+/// LDAP_MATCHING_RULE_IN_CHAIN ([MS-ADTS] §3.1.1.3.4.4.3): the assertion holds when the
+/// entry reaches the group through any chain of memberships.
+pub const IN_CHAIN_RULE: &str = "1.2.840.113556.1.4.1941";
+
+/// How a group DN names its group: `uid=<id>` (the served RDN), or `cn=<displayName>`
+/// (an alias resolved when exactly one group has that name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GroupKey {
+    Id(String),
+    Name(String),
+}
+
+/// The entry of one Graph group: objectClass `top, groupOfNames, group`, `cn` from
+/// displayName, `description`, `mail`, `member` as the DNs of its user members (given by
+/// the caller), `entryUUID` from id; with the AD profile (`ad`) also `objectGUID`,
+/// `objectCategory` (`CN=Group,…`) and `distinguishedName` (CONTRACT §9). `None` without an id.
+pub fn group_entry(obj: &Value, member_dns: Vec<String>, tree: &Tree, ad: bool) -> Option<Entry> {
+    let text = |name: &str| {
+        obj.get(name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    let id = obj
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())?;
+    let mut entry = Entry::new(tree.group_dn(id));
+    push_named(
+        &mut entry,
+        "objectClass",
+        ["top", "groupOfNames", "group"].map(String::from).to_vec(),
+    );
+    push_named(&mut entry, "uid", vec![id.to_string()]);
+    push_named(&mut entry, "cn", text("displayName"));
+    push_named(&mut entry, "description", text("description"));
+    push_named(&mut entry, "mail", text("mail"));
+    push_named(&mut entry, "member", member_dns);
+    push_named(&mut entry, "entryUUID", vec![id.to_string()]);
+    if ad {
+        let dn = entry.dn.clone();
+        for (name, attribute) in compat::group_attributes(tree.base_dn()) {
+            push_named(&mut entry, name, attribute.values(obj, &dn));
+        }
+    }
+    tree.add_operational(&mut entry, "groupOfNames", false);
+    Some(entry)
+}
+
+/// One `memberOf` assertion of a filter: the group DN as written, and whether it is the
+/// in-chain rule (transitive membership) or plain equality (direct membership).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MembershipAssertion {
+    pub group_dn: String,
+    pub nested: bool,
+}
+
+fn is_member_of(attr: &str) -> bool {
+    schema::attribute(attr).is_some_and(|a| a.name == "memberOf")
+}
+
+/// The `memberOf` assertion an item makes, if it is one: `(memberOf=<dn>)` or
+/// `(memberOf:1.2.840.113556.1.4.1941:=<dn>)`.
+pub fn membership_assertion(f: &LdapFilter) -> Option<MembershipAssertion> {
+    match f {
+        LdapFilter::Equality(attr, value) if is_member_of(attr) => Some(MembershipAssertion {
+            group_dn: value.clone(),
+            nested: false,
+        }),
+        LdapFilter::Extensible(m)
+            if m.type_.as_deref().is_some_and(is_member_of)
+                && m.matching_rule.as_deref() == Some(IN_CHAIN_RULE)
+                && !m.dn_attributes =>
+        {
+            Some(MembershipAssertion {
+                group_dn: m.match_value.clone(),
+                nested: true,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Every distinct `memberOf` assertion anywhere in a filter, in the order written.
+pub fn membership_assertions(f: &LdapFilter) -> Vec<MembershipAssertion> {
+    let mut out = Vec::new();
+    let mut walk = vec![f];
+    while let Some(item) = walk.pop() {
+        match item {
+            LdapFilter::And(items) | LdapFilter::Or(items) => walk.extend(items.iter().rev()),
+            LdapFilter::Not(inner) => walk.push(inner),
+            other => {
+                if let Some(a) = membership_assertion(other)
+                    && !out.contains(&a)
+                {
+                    out.push(a);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The member sets of the groups a search's filter asserts, resolved once per search:
+/// for each asserted group DN (normalised) and depth, the lowercase ids of its user
+/// members. A DN that names no group maps to the empty set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Memberships {
+    sets: HashMap<(String, bool), HashSet<String>>,
+}
+
+impl Memberships {
+    /// Records the user member ids of the group `group_dn` names (direct or nested).
+    pub fn insert(&mut self, group_dn: &str, nested: bool, ids: impl IntoIterator<Item = String>) {
+        let Some(key) = normalize_dn(group_dn) else {
+            return;
+        };
+        self.sets
+            .entry((key, nested))
+            .or_default()
+            .extend(ids.into_iter().map(|id| id.to_lowercase()));
+    }
+
+    /// The value of a `memberOf` item on an entry, or `None` when the item is not a
+    /// `memberOf` assertion this search resolved. An assertion value that is not a DN is
+    /// Undefined (distinguishedNameMatch, as slapd); an entry without an id (the fixed
+    /// entries) is no member of anything.
+    pub fn evaluate(&self, item: &LdapFilter, e: &Entry) -> Option<Tri> {
+        let assertion = membership_assertion(item)?;
+        let Some(key) = normalize_dn(&assertion.group_dn) else {
+            return Some(Tri::Undefined);
+        };
+        let set = self.sets.get(&(key, assertion.nested))?;
+        let id = schema::attribute("entryUUID")
+            .and_then(|at| e.get(at))
+            .and_then(|v| v.first())
+            .map(|id| id.to_lowercase());
+        Some(if id.is_some_and(|id| set.contains(&id)) {
+            Tri::True
+        } else {
+            Tri::False
+        })
+    }
+
+    /// The member ids recorded for one assertion.
+    pub fn members(&self, a: &MembershipAssertion) -> Option<&HashSet<String>> {
+        self.sets.get(&(normalize_dn(&a.group_dn)?, a.nested))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::filter::parse_filter;
+    use serde_json::json;
+
+    fn tree() -> Tree {
+        Tree::new("dc=example,dc=com").unwrap()
+    }
+
+    #[test]
+    fn group_entry_carries_group_of_names_and_members() {
+        let tree = tree();
+        let obj =
+            json!({"id": "g1", "displayName": "Sales, EMEA", "description": null, "mail": "s@x"});
+        let e = group_entry(&obj, vec![tree.user_dn("a@x")], &tree, false).unwrap();
+        assert_eq!(e.dn, "uid=g1,ou=groups,dc=example,dc=com");
+        let values = |name: &str| {
+            e.get(schema::attribute(name).unwrap())
+                .map(<[String]>::to_vec)
+        };
+        assert_eq!(
+            values("objectClass").unwrap(),
+            ["top", "groupOfNames", "group"]
+        );
+        assert_eq!(values("cn").unwrap(), ["Sales, EMEA"]);
+        assert_eq!(values("description"), None);
+        assert_eq!(
+            values("member").unwrap(),
+            ["uid=a@x,ou=users,dc=example,dc=com"]
+        );
+        assert_eq!(values("objectGUID"), None);
+        assert!(group_entry(&json!({"displayName": "x"}), Vec::new(), &tree, false).is_none());
+    }
+
+    #[test]
+    fn with_the_ad_profile_a_group_carries_its_guid_category_and_dn() {
+        let tree = tree();
+        let id = "00112233-4455-6677-8899-aabbccddeeff";
+        let e = group_entry(
+            &json!({"id": id, "displayName": "Sales"}),
+            Vec::new(),
+            &tree,
+            true,
+        )
+        .unwrap();
+        let values = |name: &str| {
+            e.get(schema::attribute(name).unwrap())
+                .map(<[String]>::to_vec)
+        };
+        let guid = compat::guid_bytes(id).unwrap();
+        let guid_chars: Vec<u32> = values("objectGUID").unwrap()[0]
+            .chars()
+            .map(u32::from)
+            .collect();
+        assert_eq!(guid_chars, guid.map(u32::from).to_vec());
+        assert_eq!(
+            values("objectCategory").unwrap(),
+            ["CN=Group,CN=Schema,CN=Configuration,dc=example,dc=com"]
+        );
+        assert_eq!(values("distinguishedName").unwrap(), [e.dn.clone()]);
+    }
+
+    #[test]
+    fn assertions_are_found_anywhere_once() {
+        let f = parse_filter(
+            "(&(objectClass=person)(|(memberOf=uid=g1,ou=groups,dc=x)(!(memberOf:1.2.840.113556.1.4.1941:=cn=All,ou=groups,dc=x)))(memberof=uid=g1,ou=groups,dc=x))",
+        )
+        .unwrap();
+        assert_eq!(
+            membership_assertions(&f),
+            [
+                MembershipAssertion {
+                    group_dn: "uid=g1,ou=groups,dc=x".into(),
+                    nested: false
+                },
+                MembershipAssertion {
+                    group_dn: "cn=All,ou=groups,dc=x".into(),
+                    nested: true
+                },
+            ]
+        );
+        // Another rule on memberOf is not a membership assertion of this file.
+        let other = parse_filter("(memberOf:2.5.13.1:=uid=g1,ou=groups,dc=x)").unwrap();
+        assert!(membership_assertions(&other).is_empty());
+    }
+
+    #[test]
+    fn evaluation_uses_the_resolved_sets() {
+        let tree = tree();
+        let user = |id: &str| {
+            let mut e = Entry::new(tree.user_dn(&format!("{id}@x")));
+            push_named(&mut e, "entryUUID", vec![id.to_string()]);
+            e
+        };
+        let mut m = Memberships::default();
+        m.insert(
+            "UID=G1, ou=Groups,dc=example,dc=com",
+            false,
+            ["U1".to_string()],
+        );
+        m.insert(
+            "uid=g1,ou=groups,dc=example,dc=com",
+            true,
+            ["u1".into(), "u2".into()],
+        );
+        let direct = parse_filter("(memberOf=uid=g1,ou=groups,dc=example,dc=com)").unwrap();
+        let nested =
+            parse_filter("(memberOf:1.2.840.113556.1.4.1941:=uid=G1,ou=groups,dc=example,dc=com)")
+                .unwrap();
+        assert_eq!(m.evaluate(&direct, &user("u1")), Some(Tri::True));
+        assert_eq!(m.evaluate(&direct, &user("u2")), Some(Tri::False));
+        assert_eq!(m.evaluate(&nested, &user("u2")), Some(Tri::True));
+        assert_eq!(
+            m.evaluate(&nested, &Entry::new("dc=example,dc=com")),
+            Some(Tri::False)
+        );
+        let unresolved = parse_filter("(memberOf=uid=g9,ou=groups,dc=example,dc=com)").unwrap();
+        assert_eq!(m.evaluate(&unresolved, &user("u1")), None);
+        let not_a_dn = parse_filter("(memberOf=no dn)").unwrap();
+        assert_eq!(m.evaluate(&not_a_dn, &user("u1")), Some(Tri::Undefined));
+        let other = parse_filter("(cn=x)").unwrap();
+        assert_eq!(m.evaluate(&other, &user("u1")), None);
+    }
+}
