@@ -413,7 +413,10 @@ async fn handle(conn: &mut Conn, msg: LdapMsg, critical: Vec<String>) -> Action 
         other => {
             conn.client_fault(
                 ClientFault::UnexpectedOperation,
-                &format_args!("a server-side operation from the client: {other:?}"),
+                &format_args!(
+                    "a server-side operation from the client: {}",
+                    format!("{other:?}").chars().take(120).collect::<String>()
+                ),
             );
             reply(DisconnectionNotice::gen_response(
                 LdapResultCode::ProtocolError,
