@@ -120,15 +120,42 @@ fn new_framed(
     framed
 }
 
-/// Frees the read and write buffers when they hold nothing (tokio-util allocates 8 KiB
-/// each up front and keeps whatever they grew to).
+/// What a read buffer gets when bytes arrive: what tokio-util gives one up front.
+const READ_BUFFER: usize = 8 * 1024;
+
+/// Frees the write buffer, and a plain connection's read buffer, when they hold nothing
+/// (tokio-util allocates 8 KiB each up front and keeps whatever they grew to). A TLS
+/// connection keeps its read buffer: rustls may hold decrypted bytes while the socket is
+/// not readable, so [`next_request`] could not wait for the socket before allocating it.
 fn release_idle_buffers(framed: &mut Framed<Transport, SafeCodec>) {
-    if framed.read_buffer().is_empty() && framed.read_buffer().capacity() > 0 {
+    let plain = matches!(framed.get_ref(), Either::Left(_));
+    if plain && framed.read_buffer().is_empty() && framed.read_buffer().capacity() > 0 {
         *framed.read_buffer_mut() = bytes::BytesMut::new();
     }
     if framed.write_buffer().is_empty() && framed.write_buffer().capacity() > 0 {
         *framed.write_buffer_mut() = bytes::BytesMut::new();
     }
+}
+
+/// The next request. A plain connection that released its read buffer first waits until
+/// the socket has bytes (or is closed), then reads them into a full-size buffer as before: a client's burst
+/// is read whole, not through a few bytes of room (which would leave bytes unread when
+/// a bad PDU closes the connection, and the close would become a reset that can destroy
+/// the notice sent just before). Cancel-safe, like `next()`.
+async fn next_request(
+    framed: &mut Framed<Transport, SafeCodec>,
+) -> Option<Result<Incoming, FramingError>> {
+    if framed.read_buffer().capacity() == 0 {
+        // A peek, not `readable()`: readiness may be reported before any byte arrived
+        // (it is, for a fresh connection), and that would allocate for every idle one.
+        if let Either::Left(tcp) = framed.get_ref()
+            && let Err(e) = tcp.peek(&mut [0u8; 1]).await
+        {
+            return Some(Err(FramingError::Io(e)));
+        }
+        framed.read_buffer_mut().reserve(READ_BUFFER);
+    }
+    framed.next().await
 }
 
 /// Serves one connection until it ends.
@@ -240,7 +267,7 @@ async fn run(mut conn: Conn, stream: Transport, shutdown: CancellationToken) {
                     .await;
                 break;
             }
-            incoming = framed.next(), if !draining => {
+            incoming = next_request(&mut framed), if !draining => {
                 idle_deadline = Instant::now() + idle;
                 let msg = match incoming {
                     None => break,
