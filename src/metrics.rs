@@ -35,6 +35,44 @@ struct OperationKind {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FaultLabel {
+    kind: &'static str,
+}
+
+/// What a client did wrong (the `kind` label of `ldap_client_faults_total`): input that is
+/// the client's fault, never the server's, so it is counted and not logged as an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientFault {
+    /// A complete BER PDU that is not a valid LDAP message (bad message id, a request
+    /// missing its fields, an unknown operation, BER that does not parse).
+    UndecodableRequest,
+    /// Input that cannot be framed as LDAP PDUs (not a SEQUENCE, indefinite or overlong lengths).
+    MalformedBer,
+    /// A PDU declaring more than `max_message_bytes`.
+    OversizedPdu,
+    /// A server-side operation (a response) sent by the client.
+    UnexpectedOperation,
+    /// A trusted balancer's connection without a valid PROXY header.
+    BadProxyHeader,
+    /// A TLS handshake (LDAPS or StartTLS) that failed or timed out.
+    TlsHandshake,
+}
+
+impl ClientFault {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientFault::UndecodableRequest => "undecodable_request",
+            ClientFault::MalformedBer => "malformed_ber",
+            ClientFault::OversizedPdu => "oversized_pdu",
+            ClientFault::UnexpectedOperation => "unexpected_operation",
+            ClientFault::BadProxyHeader => "bad_proxy_header",
+            ClientFault::TlsHandshake => "tls_handshake",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GraphRequestLabels {
     resource: &'static str,
     /// The HTTP status, or `error` when no answer arrived (connection error, timeout).
@@ -74,6 +112,7 @@ pub struct LdapMetrics {
     open: Gauge,
     accepted: Counter,
     refused: Counter,
+    client_faults: Family<FaultLabel, Counter>,
 }
 
 /// The Graph client's handle: requests, resource units, throttling, tokens.
@@ -115,6 +154,7 @@ impl Default for LdapMetrics {
             open: Gauge::default(),
             accepted: Counter::default(),
             refused: Counter::default(),
+            client_faults: Family::default(),
         }
     }
 }
@@ -188,6 +228,15 @@ impl LdapMetrics {
     /// A connection was turned away at `max_connections`.
     pub fn connection_refused(&self) {
         self.refused.inc();
+    }
+
+    /// A client sent something that is its fault (each occurrence counts).
+    pub fn client_fault(&self, fault: ClientFault) {
+        self.client_faults
+            .get_or_create(&FaultLabel {
+                kind: fault.as_str(),
+            })
+            .inc();
     }
 }
 
@@ -402,6 +451,11 @@ impl Metrics {
             "ldap_connections_refused",
             "LDAP connections refused because max_connections was reached",
             ldap.refused.clone(),
+        );
+        r.register(
+            "ldap_client_faults",
+            "Client faults (garbage PDUs, bad PROXY headers, failed TLS handshakes), by kind",
+            ldap.client_faults.clone(),
         );
         r.register(
             "graph_requests",

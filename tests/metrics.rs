@@ -3,6 +3,8 @@
 //! a Prometheus text parser (`prometheus-parse`), not with string matching.
 
 mod common;
+#[path = "support/tls.rs"]
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -429,4 +431,144 @@ async fn a_certificate_credential_exports_its_expiry_in_days() {
     assert!(days > 29.9 && days <= 30.0, "{days}");
     server.shutdown(Duration::from_secs(1)).await;
     emu.shutdown().await;
+}
+
+/// Writes `bytes` on a new connection and reads until the gateway closes it (or 3 s).
+async fn send_garbage(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(bytes).await.unwrap();
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut reply)).await;
+    reply
+}
+
+/// A client's garbage is its fault, not the server's: each fault is counted under its
+/// kind (a closed set), while the gateway answers it as before (protocolError on the
+/// message id, or a Notice of Disconnection).
+#[tokio::test]
+async fn client_faults_are_counted_by_kind() {
+    let o = start(|_| {}).await;
+    let addr = o.server.ldap_addrs[0];
+    let faults = format!("{P}ldap_client_faults_total");
+    let before = Scrape::of(&o).await;
+    assert_eq!(before.value(&faults, &[]), 0.0, "{}", before.text);
+
+    // Two bind requests without name and credentials on one connection: complete BER,
+    // not LDAP. Each is answered protocolError on its id and the connection carries on.
+    let bad_bind = |id: u8| [0x30, 0x08, 0x02, 0x01, id, 0x60, 0x03, 0x02, 0x01, 0x03];
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(&[bad_bind(3), bad_bind(4)].concat())
+        .await
+        .unwrap();
+    let mut client = common::raw::RawLdap::from_stream(s);
+    for id in [3, 4] {
+        match client.recv(Duration::from_secs(5)).await {
+            common::raw::Received::Msg(m) => match m.op {
+                ldap3_proto::proto::LdapOp::BindResponse(r) => {
+                    assert_eq!(m.msgid, id);
+                    assert_eq!(r.res.code, ldap3_proto::LdapResultCode::ProtocolError);
+                }
+                other => panic!("not a bind response: {other:?}"),
+            },
+            other => panic!("no answer to the bad bind {id}: {other:?}"),
+        }
+    }
+    // A response sent by the client: answered with a notice (protocolError).
+    let done = ldap3_proto::proto::LdapResult {
+        code: ldap3_proto::LdapResultCode::Success,
+        matcheddn: String::new(),
+        message: String::new(),
+        referral: Vec::new(),
+    };
+    client
+        .send(5, ldap3_proto::proto::LdapOp::SearchResultDone(done))
+        .await;
+    assert!(matches!(
+        client.recv(Duration::from_secs(5)).await,
+        common::raw::Received::Msg(_)
+    ));
+    // Not a SEQUENCE: unframeable, the connection ends with a notice.
+    let notice = send_garbage(addr, &[0x42, 0x00, 0x01]).await;
+    assert!(!notice.is_empty(), "a Notice of Disconnection");
+    // A PDU declaring 2 GiB: over max_message_bytes, refused before it is buffered.
+    let notice = send_garbage(addr, &[0x30, 0x84, 0x7f, 0xff, 0xff, 0xff]).await;
+    assert!(!notice.is_empty(), "a Notice of Disconnection");
+
+    let after = Scrape::of(&o).await;
+    for (kind, n) in [
+        ("undecodable_request", 2.0),
+        ("unexpected_operation", 1.0),
+        ("malformed_ber", 1.0),
+        ("oversized_pdu", 1.0),
+    ] {
+        assert_eq!(
+            after.value(&faults, &[("kind", kind)]),
+            n,
+            "{kind}: {}",
+            after.text
+        );
+    }
+    assert_eq!(after.value(&faults, &[]), 5.0, "{}", after.text);
+    // Nothing the server itself did wrong: every search still works.
+    let out = ldapsearch(&["-x", "-H", &o.url(), "-b", BASE, "(cn=a*)", "cn"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    drop(client);
+    o.server.shutdown(Duration::from_secs(1)).await;
+    o.emu.shutdown().await;
+}
+
+/// A trusted balancer that sends no valid PROXY header, and a client that speaks plain
+/// LDAP to the LDAPS port, are client faults of their own kinds.
+#[tokio::test]
+async fn a_bad_proxy_header_and_a_failed_tls_handshake_are_client_faults() {
+    let pki = tls::TestPki::generate();
+    let (emu, mut cfg) = common::emulated(Tenant::sample()).await;
+    cfg.metrics.listen = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
+    cfg.tls = Some(pki.tls_config());
+    cfg.ldap.ldaps_listen = vec![tls::loopback_any()];
+    let (gw, server, observed) = app::start_observed(&cfg).await.unwrap();
+    let o = Observable {
+        emu,
+        gw,
+        server,
+        observed,
+    };
+    let faults = format!("{P}ldap_client_faults_total");
+    // Plain LDAP (an anonymous bind) where a TLS ClientHello is expected.
+    let bind = [
+        0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00,
+    ];
+    let _ = send_garbage(o.server.ldaps_addrs[0], &bind).await;
+    let after = Scrape::of(&o).await;
+    assert_eq!(
+        after.value(&faults, &[("kind", "tls_handshake")]),
+        1.0,
+        "{}",
+        after.text
+    );
+    assert_eq!(after.value(&faults, &[]), 1.0, "{}", after.text);
+    o.server.shutdown(Duration::from_secs(1)).await;
+    o.emu.shutdown().await;
+
+    // A gateway behind a balancer: the balancer's connections must start with a PROXY header.
+    let (emu, mut cfg) = common::emulated(Tenant::sample()).await;
+    cfg.metrics.listen = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
+    cfg.ldap.limits.proxy_protocol = vec!["127.0.0.1".parse().unwrap()];
+    let (gw, server, observed) = app::start_observed(&cfg).await.unwrap();
+    let o = Observable {
+        emu,
+        gw,
+        server,
+        observed,
+    };
+    let _ = send_garbage(o.server.ldap_addrs[0], b"GET / HTTP/1.0\r\n\r\n").await;
+    let after = Scrape::of(&o).await;
+    assert_eq!(
+        after.value(&faults, &[("kind", "bad_proxy_header")]),
+        1.0,
+        "{}",
+        after.text
+    );
+    o.server.shutdown(Duration::from_secs(1)).await;
+    o.emu.shutdown().await;
 }

@@ -132,7 +132,7 @@ async fn stream(
 ) -> Option<LdapMsg> {
     for e in &answer.entries {
         let msg = LdapMsg::new(msgid, LdapOp::SearchResultEntry(selection.render(e)));
-        tx.send(Out::Msg(msg)).await.ok()?;
+        tx.send(Out::Msg(Box::new(msg))).await.ok()?;
     }
     if let Some((cookie, state)) = answer.keep {
         tx.send(Out::Paged(cookie, Box::new(state))).await.ok()?;

@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 use super::gateway::Gateway;
 use super::proxy_protocol::{self, ProxyHeader};
 use super::{session, tls};
+use crate::metrics::{ClientFault, LdapMetrics};
 
 /// A running set of listeners.
 pub struct RunningServer {
@@ -135,7 +136,8 @@ async fn accept_loop(
         let clients = clients.clone();
         tracker.spawn(async move {
             let _permit = permit;
-            let Some(peer) = client_address(&mut stream, balancer, &gw.limits.proxy_protocol).await
+            let Some(peer) =
+                client_address(&mut stream, balancer, &gw.limits.proxy_protocol, &gw.metrics).await
             else {
                 return;
             };
@@ -150,9 +152,15 @@ async fn accept_loop(
                 let Some(acceptor) = gw.tls.as_ref().map(|t| t.load_full()) else {
                     return;
                 };
-                match tls::handshake(&acceptor, stream, gw.limits.tls_handshake_timeout).await {
-                    Some(tls) => Either::Right(tls),
-                    None => return,
+                // Boxed, like the TLS state: a plain connection carries neither.
+                let handshake = tls::handshake(&acceptor, stream, gw.limits.tls_handshake_timeout);
+                match Box::pin(handshake).await {
+                    Some(tls) => Either::Right(Box::new(tls)),
+                    None => {
+                        // Logged by the handshake, with the peer.
+                        gw.metrics.client_fault(ClientFault::TlsHandshake);
+                        return;
+                    }
                 }
             } else {
                 Either::Left(stream)
@@ -171,6 +179,7 @@ async fn client_address(
     stream: &mut TcpStream,
     peer: SocketAddr,
     trusted: &[IpAddr],
+    metrics: &LdapMetrics,
 ) -> Option<SocketAddr> {
     if !trusted.contains(&peer.ip()) && !trusted.contains(&canonical(peer.ip())) {
         return Some(peer);
@@ -180,6 +189,7 @@ async fn client_address(
         Ok(ProxyHeader::Local) => Some(peer),
         Err(reason) => {
             info!(%peer, %reason, "connection from a trusted balancer closed: no valid PROXY header");
+            metrics.client_fault(ClientFault::BadProxyHeader);
             None
         }
     }

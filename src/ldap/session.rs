@@ -2,6 +2,8 @@
 //! runs searches and compares as tasks that can be abandoned, writes every response,
 //! upgrades to TLS on StartTLS, and ends on unbind, idle timeout, framing errors or
 //! shutdown. Every request gets an answer; no answer is ever dropped for lack of room.
+//! An idle connection holds no buffers and no channel (docs/operations.md, "Memory per
+//! connection"); a client's garbage is counted as a client fault and logged once.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,15 +34,20 @@ use super::rootdse::{OID_STARTTLS, OID_WHOAMI};
 use super::throttle::Verdict;
 use super::{accounts, compare_op, search_op, tls};
 use crate::directory::filter::{filter_depth, filter_to_string};
+use crate::metrics::ClientFault;
 
-/// The transport: plain TCP, or TLS (LDAPS or after StartTLS).
-pub type Transport = Either<TcpStream, tokio_rustls::server::TlsStream<TcpStream>>;
+/// The transport: plain TCP, or TLS (LDAPS or after StartTLS). The TLS state is boxed so
+/// that a plain connection does not carry its room.
+pub type Transport = Either<TcpStream, Box<tokio_rustls::server::TlsStream<TcpStream>>>;
 
 /// Password Modify (RFC 3062), refused: passwords live in Entra ID.
 const OID_PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
 
 /// How long a write may wait for a client that does not read before it is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Room for PDUs queued by a connection's running operations before they wait.
+const OUTBOX_CAPACITY: usize = 64;
 
 struct Conn {
     gw: Arc<Gateway>,
@@ -49,7 +56,106 @@ struct Conn {
     tls: bool,
     ops: HashMap<i32, CancellationToken>,
     paged: PagedStore,
-    tx: mpsc::Sender<Out>,
+    /// The channel operations answer through; made for the first operation and dropped
+    /// once nothing can send on it any more, so an idle connection holds none.
+    outbox: Option<(mpsc::Sender<Out>, mpsc::Receiver<Out>)>,
+    /// Operation tasks whose `Out::Finished` (always their last item) has not arrived,
+    /// abandoned ones included.
+    running: usize,
+    /// Client faults seen on this connection (the first is logged at info, the rest at debug).
+    faults: u64,
+}
+
+impl Conn {
+    /// A sender for a new operation, making the channel if there is none.
+    fn sender(&mut self) -> mpsc::Sender<Out> {
+        self.outbox
+            .get_or_insert_with(|| mpsc::channel(OUTBOX_CAPACITY))
+            .0
+            .clone()
+    }
+
+    /// Drops the channel when every operation task has sent its last item and nothing is
+    /// queued: nothing can be lost.
+    fn release_idle_outbox(&mut self) {
+        let idle = matches!(&self.outbox, Some((_, rx)) if self.running == 0 && rx.is_empty());
+        if idle {
+            self.outbox = None;
+            self.ops.shrink_to_fit();
+        }
+    }
+
+    /// Counts a client fault and logs it: the connection's first at info (the span names
+    /// the peer), later ones at debug, so that one client cannot flood the log.
+    fn client_fault(&mut self, fault: ClientFault, detail: &dyn std::fmt::Display) {
+        self.gw.metrics.client_fault(fault);
+        self.faults += 1;
+        if self.faults == 1 {
+            info!(kind = fault.as_str(), %detail, "client fault (further ones on this connection are logged at debug)");
+        } else {
+            debug!(kind = fault.as_str(), %detail, "client fault");
+        }
+    }
+}
+
+/// Waits for the next item of the connection's channel; never, while it has none.
+async fn next_out(outbox: &mut Option<(mpsc::Sender<Out>, mpsc::Receiver<Out>)>) -> Option<Out> {
+    match outbox {
+        Some((_, rx)) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The framed connection with no buffer allocated: they are allocated as bytes arrive or
+/// a reply is written, and released by [`release_idle_buffers`].
+fn new_framed(
+    stream: Transport,
+    limits: &super::gateway::EdgeLimits,
+) -> Framed<Transport, SafeCodec> {
+    let mut framed = Framed::new(
+        stream,
+        SafeCodec::new(limits.max_message_bytes, limits.max_ber_depth),
+    );
+    release_idle_buffers(&mut framed);
+    framed
+}
+
+/// What a read buffer gets when bytes arrive: what tokio-util gives one up front.
+const READ_BUFFER: usize = 8 * 1024;
+
+/// Frees the write buffer, and a plain connection's read buffer, when they hold nothing
+/// (tokio-util allocates 8 KiB each up front and keeps whatever they grew to). A TLS
+/// connection keeps its read buffer: rustls may hold decrypted bytes while the socket is
+/// not readable, so [`next_request`] could not wait for the socket before allocating it.
+fn release_idle_buffers(framed: &mut Framed<Transport, SafeCodec>) {
+    let plain = matches!(framed.get_ref(), Either::Left(_));
+    if plain && framed.read_buffer().is_empty() && framed.read_buffer().capacity() > 0 {
+        *framed.read_buffer_mut() = bytes::BytesMut::new();
+    }
+    if framed.write_buffer().is_empty() && framed.write_buffer().capacity() > 0 {
+        *framed.write_buffer_mut() = bytes::BytesMut::new();
+    }
+}
+
+/// The next request. A plain connection that released its read buffer first waits until
+/// the socket has bytes (or is closed), then reads them into a full-size buffer as before: a client's burst
+/// is read whole, not through a few bytes of room (which would leave bytes unread when
+/// a bad PDU closes the connection, and the close would become a reset that can destroy
+/// the notice sent just before). Cancel-safe, like `next()`.
+async fn next_request(
+    framed: &mut Framed<Transport, SafeCodec>,
+) -> Option<Result<Incoming, FramingError>> {
+    if framed.read_buffer().capacity() == 0 {
+        // A peek, not `readable()`: readiness may be reported before any byte arrived
+        // (it is, for a fresh connection), and that would allocate for every idle one.
+        if let Either::Left(tcp) = framed.get_ref()
+            && let Err(e) = tcp.peek(&mut [0u8; 1]).await
+        {
+            return Some(Err(FramingError::Io(e)));
+        }
+        framed.read_buffer_mut().reserve(READ_BUFFER);
+    }
+    framed.next().await
 }
 
 /// Serves one connection until it ends.
@@ -65,7 +171,6 @@ pub async fn serve(
         debug!("connected");
         let _open = gw.metrics.connection_opened();
         let tls = matches!(stream, Either::Right(_));
-        let (tx, rx) = mpsc::channel(64);
         let paged = PagedStore::new(gw.limits.max_paged_searches, gw.limits.paged_ttl);
         let conn = Conn {
             gw,
@@ -74,45 +179,43 @@ pub async fn serve(
             tls,
             ops: HashMap::new(),
             paged,
-            tx,
+            outbox: None,
+            running: 0,
+            faults: 0,
         };
-        run(conn, stream, rx, shutdown).await;
+        run(conn, stream, shutdown).await;
         debug!("closed");
     }
     .instrument(span)
     .await
 }
 
-async fn run(
-    mut conn: Conn,
-    stream: Transport,
-    mut rx: mpsc::Receiver<Out>,
-    shutdown: CancellationToken,
-) {
-    let limits = conn.gw.limits.clone();
-    let mut framed = Framed::new(
-        stream,
-        SafeCodec::new(limits.max_message_bytes, limits.max_ber_depth),
-    );
-    let idle = Duration::from_secs(limits.idle_timeout_secs.max(1));
+async fn run(mut conn: Conn, stream: Transport, shutdown: CancellationToken) {
+    let mut framed = new_framed(stream, &conn.gw.limits);
+    let idle = Duration::from_secs(conn.gw.limits.idle_timeout_secs.max(1));
     let mut idle_deadline = Instant::now() + idle;
     let mut draining = false;
-    let mut bad_pdus: u64 = 0;
     loop {
+        // Between requests the connection holds only its socket and state.
+        if conn.ops.is_empty() {
+            release_idle_buffers(&mut framed);
+            conn.release_idle_outbox();
+        }
         tokio::select! {
             biased;
-            out = rx.recv() => {
+            out = next_out(&mut conn.outbox) => {
                 let Some(out) = out else { break };
                 // Feed everything already queued, then flush once.
                 let mut next = Some(out);
                 let mut failed = false;
                 while let Some(out) = next.take() {
                     let msg = match out {
-                        Out::Msg(m) => Some(m),
+                        Out::Msg(m) => Some(*m),
                         Out::Finished(id, last) => {
                             conn.ops.remove(&id);
+                            conn.running = conn.running.saturating_sub(1);
                             idle_deadline = Instant::now() + idle;
-                            last
+                            last.map(|m| *m)
                         }
                         Out::Paged(cookie, state) => {
                             conn.paged.keep(cookie, *state, std::time::Instant::now());
@@ -126,7 +229,7 @@ async fn run(
                             break;
                         }
                     }
-                    next = rx.try_recv().ok();
+                    next = conn.outbox.as_mut().and_then(|(_, rx)| rx.try_recv().ok());
                 }
                 // A client that stops reading is dropped instead of holding the search.
                 if failed
@@ -164,7 +267,7 @@ async fn run(
                     .await;
                 break;
             }
-            incoming = framed.next(), if !draining => {
+            incoming = next_request(&mut framed), if !draining => {
                 idle_deadline = Instant::now() + idle;
                 let msg = match incoming {
                     None => break,
@@ -173,8 +276,12 @@ async fn run(
                         break;
                     }
                     Some(Err(e)) => {
-                        // The client's fault, not the server's: once, ending the connection.
-                        info!(error = %e, "client sent an unreadable PDU; ending the connection");
+                        // The client's fault, not the server's; it ends the connection.
+                        let fault = match e {
+                            FramingError::TooLarge(..) => ClientFault::OversizedPdu,
+                            _ => ClientFault::MalformedBer,
+                        };
+                        conn.client_fault(fault, &format_args!("{e}; ending the connection"));
                         let _ = framed
                             .send(DisconnectionNotice::gen_response(
                                 LdapResultCode::ProtocolError,
@@ -184,13 +291,10 @@ async fn run(
                         break;
                     }
                     Some(Ok(Incoming::Bad { msgid, op_tag, reason })) => {
-                        // Logged once per connection at info; the rest at debug.
-                        bad_pdus += 1;
-                        if bad_pdus == 1 {
-                            info!(msgid, ?op_tag, %reason, "client sent an undecodable request (further ones on this connection are logged at debug)");
-                        } else {
-                            debug!(msgid, ?op_tag, %reason, "undecodable request");
-                        }
+                        conn.client_fault(
+                            ClientFault::UndecodableRequest,
+                            &format_args!("undecodable request (msgid {msgid}, operation tag {op_tag:?}): {reason}"),
+                        );
                         match bad_request_response(msgid, op_tag, &reason) {
                             Some(resp) => {
                                 if !write(&mut framed, resp).await {
@@ -222,7 +326,8 @@ async fn run(
                     Action::None => {}
                     Action::Close => break,
                     Action::StartTls(msgid) => {
-                        match start_tls(&conn, framed, msgid).await {
+                        // Boxed: the handshake's state is not carried by every connection.
+                        match Box::pin(start_tls(&mut conn, framed, msgid)).await {
                             Some(f) => {
                                 framed = f;
                                 conn.tls = true;
@@ -300,7 +405,8 @@ async fn handle(conn: &mut Conn, msg: LdapMsg, critical: Vec<String>) -> Action 
             for (_, t) in conn.ops.drain() {
                 t.cancel();
             }
-            let res = bind(conn, req.version, &req.dn, req.cred).await;
+            // Boxed: the wait and the password check are not carried by every connection.
+            let res = Box::pin(bind(conn, req.version, &req.dn, req.cred)).await;
             reply(LdapMsg::new(
                 id,
                 LdapOp::BindResponse(LdapBindResponse {
@@ -332,7 +438,13 @@ async fn handle(conn: &mut Conn, msg: LdapMsg, critical: Vec<String>) -> Action 
             reply(LdapMsg::new(id, LdapOp::ModifyDNResponse(read_only())))
         }
         other => {
-            debug!(?other, "unexpected operation from a client");
+            conn.client_fault(
+                ClientFault::UnexpectedOperation,
+                &format_args!(
+                    "a server-side operation from the client: {}",
+                    format!("{other:?}").chars().take(120).collect::<String>()
+                ),
+            );
             reply(DisconnectionNotice::gen_response(
                 LdapResultCode::ProtocolError,
                 "a client sent a server-side operation",
@@ -487,7 +599,7 @@ fn extended(conn: &mut Conn, id: i32, req: LdapExtendedRequest) -> Action {
 }
 
 async fn start_tls(
-    conn: &Conn,
+    conn: &mut Conn,
     mut framed: Framed<Transport, SafeCodec>,
     msgid: i32,
 ) -> Option<Framed<Transport, SafeCodec>> {
@@ -507,16 +619,17 @@ async fn start_tls(
         warn!(peer = %conn.peer, "data after StartTLS before the handshake; closing");
         return None;
     }
-    let limits = &conn.gw.limits;
     let parts = framed.into_parts();
     let Either::Left(tcp) = parts.io else {
         return None;
     };
-    let tls = tls::handshake(&acceptor, tcp, limits.tls_handshake_timeout).await?;
-    Some(Framed::new(
-        Either::Right(tls),
-        SafeCodec::new(limits.max_message_bytes, limits.max_ber_depth),
-    ))
+    let timeout = conn.gw.limits.tls_handshake_timeout;
+    let Some(tls) = tls::handshake(&acceptor, tcp, timeout).await else {
+        // Logged by the handshake, with the peer.
+        conn.gw.metrics.client_fault(ClientFault::TlsHandshake);
+        return None;
+    };
+    Some(new_framed(Either::Right(Box::new(tls)), &conn.gw.limits))
 }
 
 /// Starts a search off the connection task; a refusal is returned for the connection
@@ -544,7 +657,7 @@ fn start_search(
     }
     let gw = conn.gw.clone();
     let identity = conn.identity.clone();
-    let tx = conn.tx.clone();
+    let tx = conn.sender();
     let resume = conn.paged.take(
         paged::request_cookie(&ctrls),
         &paged::fingerprint(&req),
@@ -599,7 +712,8 @@ fn spawn_operation(
 ) {
     let token = CancellationToken::new();
     conn.ops.insert(id, token.clone());
-    let tx = conn.tx.clone();
+    conn.running += 1;
+    let tx = conn.sender();
     let (metrics, started) = (conn.gw.metrics.clone(), std::time::Instant::now());
     tokio::spawn(
         async move {
@@ -611,7 +725,7 @@ fn spawn_operation(
                 last = work => last,
             };
             last.iter().for_each(|m| metrics.finished(m, started));
-            let _ = tx.send(Out::Finished(id, last)).await;
+            let _ = tx.send(Out::Finished(id, last.map(Box::new))).await;
         }
         .instrument(span),
     );
@@ -623,5 +737,28 @@ fn short_filter(f: &LdapFilter) -> String {
         format!("{}…", s.chars().take(200).collect::<String>())
     } else {
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the future an async fn returns, known from its type alone.
+    fn future_size<A, F: std::future::Future>(_: impl FnOnce(A) -> F) -> usize {
+        size_of::<F>()
+    }
+
+    /// Every held connection is one task holding this future: what a connection does
+    /// only rarely (a bind's wait, a TLS handshake) is boxed, not carried by all.
+    #[test]
+    fn a_connection_future_is_small() {
+        type Args = (Transport, SocketAddr, Arc<Gateway>, CancellationToken, u64);
+        let serve_size = future_size(|a: Args| serve(a.0, a.1, a.2, a.3, a.4));
+        let framed_size = size_of::<Framed<Transport, SafeCodec>>();
+        println!("serve future {serve_size} B, framed transport {framed_size} B");
+        assert!(framed_size <= 256, "framed transport {framed_size} B");
+        // 2,280 B in a debug build, the one tests run.
+        assert!(serve_size <= 3072, "serve future {serve_size} B");
     }
 }

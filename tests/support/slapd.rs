@@ -74,6 +74,13 @@ impl Slapd {
     pub fn url(&self) -> String {
         format!("ldap://127.0.0.1:{}", self.port)
     }
+
+    /// The server's process id (benches/idle_connections.rs reads its memory from /proc;
+    /// the differential test does not need it).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Slapd {
