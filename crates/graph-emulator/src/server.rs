@@ -220,13 +220,14 @@ impl Drop for EmulatorHandle {
 }
 
 /// Binds `addr` (port 0 = any free port) and serves `tenant` until shut down.
-pub async fn start(tenant: Tenant, addr: SocketAddr) -> std::io::Result<EmulatorHandle> {
+pub async fn start(mut tenant: Tenant, addr: SocketAddr) -> std::io::Result<EmulatorHandle> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
+    // The directory owns the objects; `tenant` keeps the credentials (one copy of 100,000 users).
     let directory = Mutex::new(delta::Directory::new(
-        tenant.users.clone(),
-        tenant.contacts.clone(),
+        std::mem::take(&mut tenant.users),
+        std::mem::take(&mut tenant.contacts),
     ));
     let shared = Arc::new(Shared {
         tenant,
