@@ -23,6 +23,7 @@
 
 pub mod delta;
 pub mod errors;
+pub mod index;
 pub mod odata;
 pub mod resource;
 pub mod search;

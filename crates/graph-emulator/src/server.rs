@@ -1017,10 +1017,9 @@ impl Shared {
         query: &Query,
     ) -> Value {
         let directory = lock(&self.directory);
-        let objects = directory.objects(resource);
-        let mut hits: Vec<&Value> = objects
-            .iter()
-            .filter(|o| query.filter.as_ref().is_none_or(|f| odata::matches(f, o)))
+        let mut hits: Vec<&Value> = directory
+            .matching(resource, query.filter.as_ref())
+            .into_iter()
             .filter(|o| query.search.as_ref().is_none_or(|s| search::matches(s, o)))
             .collect();
         if !query.sort.is_empty() {
