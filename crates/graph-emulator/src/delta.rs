@@ -9,6 +9,7 @@ use super::errors::GraphError;
 use super::index::Index;
 use super::odata::{self, Filter};
 use super::resource::{CONTACTS, Resource, USERS};
+use super::search::{self, Search};
 
 /// Objects per delta page. Graph chooses the page size itself; about 200 users per page
 /// is what people observe (GRAPH.md §10a [obs S40]).
@@ -101,28 +102,39 @@ impl Directory {
         }
     }
 
-    /// The objects satisfying `filter` (all without one), in tenant order: the index narrows
-    /// to candidates where it can, and `odata::matches` decides on each.
-    pub fn matching(&self, resource: &Resource, filter: Option<&Filter>) -> Vec<&Value> {
+    /// The objects satisfying `filter` and `search` (each if given), in tenant order: the
+    /// index narrows to the fewer candidates of the two where it can, and `odata::matches` and
+    /// `search::matches` decide on each.
+    pub fn matching(
+        &self,
+        resource: &Resource,
+        filter: Option<&Filter>,
+        search: Option<&Search>,
+    ) -> Vec<&Value> {
         let objects = self.objects(resource);
-        let Some(filter) = filter else {
-            return objects.iter().collect();
-        };
         let index = if resource.segment == USERS.segment {
             &self.user_index
         } else {
             &self.contact_index
         };
-        match index.candidates(filter) {
+        let narrowed = [
+            filter.and_then(|f| index.candidates(f)),
+            search.and_then(|s| index.search_candidates(s)),
+        ]
+        .into_iter()
+        .flatten()
+        .min_by_key(Vec::len);
+        let hit = |o: &&Value| {
+            filter.is_none_or(|f| odata::matches(f, o))
+                && search.is_none_or(|s| search::matches(s, o))
+        };
+        match narrowed {
             Some(positions) => positions
                 .into_iter()
                 .filter_map(|i| objects.get(i))
-                .filter(|o| odata::matches(filter, o))
+                .filter(hit)
                 .collect(),
-            None => objects
-                .iter()
-                .filter(|o| odata::matches(filter, o))
-                .collect(),
+            None => objects.iter().filter(hit).collect(),
         }
     }
 

@@ -1,10 +1,12 @@
 //! Indexes of one collection's filterable string properties, so that `eq`, `in` and
-//! `startsWith` (also inside `any(…)`) find their objects without a scan. An index only narrows:
-//! it yields candidate positions, a superset in tenant order, and `odata::matches` decides.
-//! It knows no HTTP, paging or delta; `delta::Directory` keeps it in step with its objects.
+//! `startsWith` (also inside `any(…)`) and `$search` clauses find their objects without a scan.
+//! An index only narrows: it yields candidate positions, a superset in tenant order, and
+//! `odata::matches` / `search::matches` decide. It knows no HTTP, paging or delta;
+//! `delta::Directory` keeps it in step with its objects.
 
 use super::odata::{CompareOp, Filter, Literal, StringFunction, Target, fold, property};
-use super::resource::{Resource, ValueKind};
+use super::resource::{Resource, SearchSupport, ValueKind};
+use super::search::{Search, tokens};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -24,12 +26,21 @@ struct PropertyIndex {
     postings: Postings,
 }
 
+/// What `$search` on one property matches against (GRAPH.md §2, `search::matches`): the
+/// displayName's tokens, or for the startsWith fallback the whole value (each string of an array).
+#[derive(Default)]
+struct SearchIndex {
+    support: Option<SearchSupport>,
+    postings: Postings,
+}
+
 /// The indexes of one collection (`/users` or `/contacts`).
 #[derive(Default)]
 pub struct Index {
     /// Keyed by the canonical spelling; a filter spelling a name otherwise is not indexed
     /// (its property lookup could then read another key of a messy object).
     properties: HashMap<&'static str, PropertyIndex>,
+    searchable: HashMap<&'static str, SearchIndex>,
 }
 
 impl fmt::Debug for Index {
@@ -48,6 +59,68 @@ fn keys<'v>(object: &'v Value, name: &str, collection: bool) -> Vec<&'v str> {
         (Some(Value::Array(items)), true) => items.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
     }
+}
+
+/// The folded keys `$search` matches an object by, the way `search::matches` reads it.
+fn search_keys(object: &Value, name: &str, support: SearchSupport) -> Vec<String> {
+    fn strings<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
+        match value {
+            Value::String(s) => out.push(s),
+            Value::Array(items) => items.iter().for_each(|item| strings(item, out)),
+            _ => {}
+        }
+    }
+    let Some(value) = property(object, name) else {
+        return Vec::new();
+    };
+    match support {
+        SearchSupport::Tokenized => value.as_str().map(tokens).unwrap_or_default(),
+        SearchSupport::Prefix => {
+            let mut out = Vec::new();
+            strings(value, &mut out);
+            out.into_iter().map(fold).collect()
+        }
+        SearchSupport::Unsupported => Vec::new(),
+    }
+}
+
+fn remove_sorted(postings: &mut Postings, key: &str, position: usize) {
+    if let Some(list) = postings.get_mut(key) {
+        if let Ok(at) = list.binary_search(&position) {
+            list.remove(at);
+        }
+        if list.is_empty() {
+            postings.remove(key);
+        }
+    }
+}
+
+/// The posting lists of every key starting with `prefix`.
+fn with_prefix<'a>(postings: &'a Postings, prefix: &'a str) -> impl Iterator<Item = &'a [usize]> {
+    postings
+        .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+        .take_while(move |(key, _)| key.starts_with(prefix))
+        .map(|(_, list)| list.as_slice())
+}
+
+/// Of several prefixes, the union for the one with the fewest postings: counting stops once a
+/// prefix has more than the best so far, so a short prefix with a huge range costs little.
+fn fewest(postings: &Postings, prefixes: &[String]) -> Vec<usize> {
+    let mut best: Option<(usize, &str)> = None;
+    for prefix in prefixes {
+        let limit = best.map_or(usize::MAX, |(n, _)| n);
+        let mut count = 0usize;
+        for list in with_prefix(postings, prefix) {
+            count = count.saturating_add(list.len());
+            if count >= limit {
+                break;
+            }
+        }
+        if count < limit {
+            best = Some((count, prefix));
+        }
+    }
+    best.map_or_else(Vec::new, |(_, prefix)| union(with_prefix(postings, prefix)))
 }
 
 fn insert_sorted(list: &mut Vec<usize>, position: usize) {
@@ -80,6 +153,18 @@ impl Index {
                     (caps.name, entry)
                 })
                 .collect(),
+            searchable: resource
+                .filterable
+                .iter()
+                .filter(|caps| caps.search != SearchSupport::Unsupported)
+                .map(|caps| {
+                    let entry = SearchIndex {
+                        support: Some(caps.search),
+                        postings: Postings::new(),
+                    };
+                    (caps.name, entry)
+                })
+                .collect(),
         };
         for (position, object) in objects.iter().enumerate() {
             index.add(position, object);
@@ -94,20 +179,61 @@ impl Index {
                 insert_sorted(entry.postings.entry(fold(key)).or_default(), position);
             }
         }
+        for (name, entry) in &mut self.searchable {
+            let Some(support) = entry.support else {
+                continue;
+            };
+            for key in search_keys(object, name, support) {
+                insert_sorted(entry.postings.entry(key).or_default(), position);
+            }
+        }
     }
 
     /// Forgets `object`, which was recorded at `position`.
     pub fn remove(&mut self, position: usize, object: &Value) {
         for (name, entry) in &mut self.properties {
             for key in keys(object, name, entry.collection) {
-                let key = fold(key);
-                if let Some(list) = entry.postings.get_mut(&key) {
-                    if let Ok(at) = list.binary_search(&position) {
-                        list.remove(at);
+                remove_sorted(&mut entry.postings, &fold(key), position);
+            }
+        }
+        for (name, entry) in &mut self.searchable {
+            let Some(support) = entry.support else {
+                continue;
+            };
+            for key in search_keys(object, name, support) {
+                remove_sorted(&mut entry.postings, &key, position);
+            }
+        }
+    }
+
+    /// The positions that may satisfy a `$search`, ascending; `None` when not indexed.
+    /// A tokenized clause needs every query token to prefix a value token: the token with the
+    /// fewest objects narrows. OR needs every child indexed (union); AND takes its smallest.
+    pub fn search_candidates(&self, search: &Search) -> Candidates {
+        match search {
+            Search::Or(children) => {
+                let lists = children
+                    .iter()
+                    .map(|c| self.search_candidates(c))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(union(lists.iter().map(Vec::as_slice)))
+            }
+            Search::And(children) => children
+                .iter()
+                .filter_map(|c| self.search_candidates(c))
+                .min_by_key(Vec::len),
+            Search::Clause { caps, text } => {
+                let entry = self.searchable.get(caps.name)?;
+                match entry.support? {
+                    SearchSupport::Tokenized => {
+                        let words = tokens(text);
+                        if words.is_empty() {
+                            return None;
+                        }
+                        Some(fewest(&entry.postings, &words))
                     }
-                    if list.is_empty() {
-                        entry.postings.remove(&key);
-                    }
+                    SearchSupport::Prefix => Some(fewest(&entry.postings, &[fold(text)])),
+                    SearchSupport::Unsupported => None,
                 }
             }
         }
@@ -128,14 +254,7 @@ impl Index {
     }
 
     fn prefixed(entry: &PropertyIndex, want: &str) -> Vec<usize> {
-        let prefix = fold(want);
-        union(
-            entry
-                .postings
-                .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
-                .take_while(|(key, _)| key.starts_with(prefix.as_str()))
-                .map(|(_, list)| list.as_slice()),
-        )
+        union(with_prefix(&entry.postings, &fold(want)))
     }
 
     /// The positions that may satisfy `filter`, ascending; `None` when the filter has no
@@ -295,7 +414,16 @@ mod tests {
         "accountEnabled",
     ];
     const WORDS: &[&str] = &[
-        "a", "A", "ab", "aB", "b", "İ", "i̇", "ß", "SS", " a", "", "Σ", "ς",
+        "a", "A", "ab", "aB", "b", "İ", "i̇", "ß", "SS", " a", "", "Σ", "ς", " ", ".", "1", "O'B",
+    ];
+    const SEARCHED: &[&str] = &[
+        "displayName",
+        "givenName",
+        "surname",
+        "mail",
+        "businessPhones",
+        "mobilePhone",
+        "userType",
     ];
 
     fn word() -> impl Strategy<Value = String> {
@@ -400,8 +528,60 @@ mod tests {
         tree(prop_oneof![3 => leaf(false), 1 => lambda].boxed())
     }
 
+    fn search() -> BoxedStrategy<Search> {
+        let clause =
+            (prop::sample::select(SEARCHED), word()).prop_map(|(name, text)| Search::Clause {
+                caps: USERS.caps(name).unwrap(),
+                text,
+            });
+        clause
+            .prop_recursive(2, 8, 3, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 1..4).prop_map(Search::Or),
+                    prop::collection::vec(inner, 1..4).prop_map(Search::And),
+                ]
+            })
+            .boxed()
+    }
+
+    #[test]
+    fn narrows_searches() {
+        let objects = people();
+        let index = Index::build(&USERS, &objects);
+        let cands = |text: &str| {
+            index.search_candidates(&super::super::search::parse(text, &USERS).unwrap())
+        };
+        // Object 1 spells the key `DisplayName`, which the evaluator reads too.
+        assert_eq!(cands(r#""displayName:0123""#), Some(vec![0, 1]));
+        assert_eq!(cands(r#""displayName:user01234""#), Some(vec![1]));
+        assert_eq!(cands(r#""mail:USER01""#), Some(vec![0]));
+        assert_eq!(cands(r#""businessPhones:+1 425""#), Some(vec![0, 1]));
+        assert_eq!(
+            cands(r#""surname:öz" OR "displayName:İp""#),
+            Some(vec![2, 3])
+        );
+        assert_eq!(cands(r#""displayName:user" AND "surname:x""#), Some(vec![]));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// `$search` too: the indexed answer is the scan's.
+        #[test]
+        fn indexed_searches_equal_the_scan(
+            objects in prop::collection::vec(object(), 0..12),
+            search in search(),
+        ) {
+            let index = Index::build(&USERS, &objects);
+            let scan: Vec<usize> = (0..objects.len())
+                .filter(|&i| super::super::search::matches(&search, &objects[i]))
+                .collect();
+            let indexed: Vec<usize> = match index.search_candidates(&search) {
+                Some(c) => c.into_iter().filter(|&i| super::super::search::matches(&search, &objects[i])).collect(),
+                None => scan.clone(),
+            };
+            prop_assert_eq!(indexed, scan);
+        }
 
         /// Whatever the filter and however messy the objects, the indexed answer is the scan's.
         #[test]
@@ -423,6 +603,7 @@ mod tests {
                 1..10,
             ),
             filter in filter(),
+            search in prop::option::of(search()),
         ) {
             let with_id = |mut o: Value, id: &str| {
                 o["id"] = json!(id);
@@ -444,8 +625,12 @@ mod tests {
                     }
                 }
                 let objects = directory.objects(&USERS).to_vec();
-                let want: Vec<&Value> = scan(&objects, &filter).into_iter().map(|i| &objects[i]).collect();
-                prop_assert_eq!(directory.matching(&USERS, Some(&filter)), want);
+                let want: Vec<&Value> = scan(&objects, &filter)
+                    .into_iter()
+                    .map(|i| &objects[i])
+                    .filter(|o| search.as_ref().is_none_or(|s| super::super::search::matches(s, o)))
+                    .collect();
+                prop_assert_eq!(directory.matching(&USERS, Some(&filter), search.as_ref()), want);
             }
         }
     }

@@ -1017,11 +1017,8 @@ impl Shared {
         query: &Query,
     ) -> Value {
         let directory = lock(&self.directory);
-        let mut hits: Vec<&Value> = directory
-            .matching(resource, query.filter.as_ref())
-            .into_iter()
-            .filter(|o| query.search.as_ref().is_none_or(|s| search::matches(s, o)))
-            .collect();
+        let mut hits: Vec<&Value> =
+            directory.matching(resource, query.filter.as_ref(), query.search.as_ref());
         if !query.sort.is_empty() {
             hits.sort_by(|a, b| {
                 for key in &query.sort {
