@@ -188,12 +188,16 @@ impl Directory {
     pub fn delete(&mut self, users: bool, id: &str) -> bool {
         let (list, index) = self.objects_mut(users);
         let before = list.len();
-        list.retain(|o| !id_of(o).is_some_and(|i| i.eq_ignore_ascii_case(id)));
+        while let Some(at) = list
+            .iter()
+            .position(|o| id_of(o).is_some_and(|i| i.eq_ignore_ascii_case(id)))
+        {
+            index.delete(at, &list[at]);
+            list.remove(at);
+        }
         if list.len() == before {
             return false;
         }
-        // Later objects moved up: rebuilt rather than renumbered (deletes are rare).
-        *index = Index::build(if users { &USERS } else { &CONTACTS }, list);
         self.record(users, id);
         true
     }
