@@ -68,6 +68,9 @@ pub struct PageFault {
     pub fault: Fault,
 }
 
+/// Request lines kept for `request_log`; the older half is dropped when it is reached.
+pub const REQUEST_LOG_LIMIT: usize = 20_000;
+
 struct Shared {
     tenant: Tenant,
     /// The users and contacts served, changeable at run time (delta query sees changes).
@@ -118,7 +121,8 @@ impl EmulatorHandle {
         self.shared.rejections.load(Ordering::SeqCst)
     }
 
-    /// Decoded request lines, e.g. `GET /v1.0/users?$filter=mail eq 'a+b@x'`, newest last.
+    /// Decoded request lines, e.g. `GET /v1.0/users?$filter=mail eq 'a+b@x'`, newest last:
+    /// the newest `REQUEST_LOG_LIMIT / 2` at least (a long benchmark run must not grow it).
     pub fn request_log(&self) -> Vec<String> {
         lock(&self.shared.log).clone()
     }
@@ -1102,7 +1106,13 @@ impl Shared {
             line.push_str(&decoded.join("&"));
         }
         tracing::debug!(request = %line, "graph emulator request");
-        lock(&self.log).push(line);
+        {
+            let mut log = lock(&self.log);
+            if log.len() >= REQUEST_LOG_LIMIT {
+                log.drain(..REQUEST_LOG_LIMIT / 2);
+            }
+            log.push(line);
+        }
 
         let fault = match &params {
             Ok(params) => self.fault_for(raw_path, params),
