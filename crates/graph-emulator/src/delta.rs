@@ -6,7 +6,10 @@
 use serde_json::{Map, Value, json};
 
 use super::errors::GraphError;
-use super::resource::{Resource, USERS};
+use super::index::Index;
+use super::odata::{self, Filter};
+use super::resource::{CONTACTS, Resource, USERS};
+use super::search::{self, Search};
 
 /// Objects per delta page. Graph chooses the page size itself; about 200 users per page
 /// is what people observe (GRAPH.md §10a [obs S40]).
@@ -71,8 +74,11 @@ impl Token {
 /// The tenant's users and contacts as they are now, and what changed when.
 #[derive(Debug, Default)]
 pub struct Directory {
-    pub users: Vec<Value>,
-    pub contacts: Vec<Value>,
+    /// Changed only through `upsert`/`delete`, which keep the indexes in step.
+    users: Vec<Value>,
+    contacts: Vec<Value>,
+    user_index: Index,
+    contact_index: Index,
     /// (sequence number, users?, id) of every change, oldest first.
     journal: Vec<(u64, bool, String)>,
     seq: u64,
@@ -88,9 +94,47 @@ fn id_of(obj: &Value) -> Option<&str> {
 impl Directory {
     pub fn new(users: Vec<Value>, contacts: Vec<Value>) -> Self {
         Directory {
+            user_index: Index::build(&USERS, &users),
+            contact_index: Index::build(&CONTACTS, &contacts),
             users,
             contacts,
             ..Directory::default()
+        }
+    }
+
+    /// The objects satisfying `filter` and `search` (each if given), in tenant order: the
+    /// index narrows to the fewer candidates of the two where it can, and `odata::matches` and
+    /// `search::matches` decide on each.
+    pub fn matching(
+        &self,
+        resource: &Resource,
+        filter: Option<&Filter>,
+        search: Option<&Search>,
+    ) -> Vec<&Value> {
+        let objects = self.objects(resource);
+        let index = if resource.segment == USERS.segment {
+            &self.user_index
+        } else {
+            &self.contact_index
+        };
+        let narrowed = [
+            filter.and_then(|f| index.candidates(f)),
+            search.and_then(|s| index.search_candidates(s)),
+        ]
+        .into_iter()
+        .flatten()
+        .min_by_key(Vec::len);
+        let hit = |o: &&Value| {
+            filter.is_none_or(|f| odata::matches(f, o))
+                && search.is_none_or(|s| search::matches(s, o))
+        };
+        match narrowed {
+            Some(positions) => positions
+                .into_iter()
+                .filter_map(|i| objects.get(i))
+                .filter(hit)
+                .collect(),
+            None => objects.iter().filter(hit).collect(),
         }
     }
 
@@ -102,11 +146,11 @@ impl Directory {
         }
     }
 
-    fn objects_mut(&mut self, users: bool) -> &mut Vec<Value> {
+    fn objects_mut(&mut self, users: bool) -> (&mut Vec<Value>, &mut Index) {
         if users {
-            &mut self.users
+            (&mut self.users, &mut self.user_index)
         } else {
-            &mut self.contacts
+            (&mut self.contacts, &mut self.contact_index)
         }
     }
 
@@ -121,13 +165,20 @@ impl Directory {
         let Some(id) = id_of(&obj).map(str::to_string) else {
             return false;
         };
-        let list = self.objects_mut(users);
+        let (list, index) = self.objects_mut(users);
         match list
-            .iter_mut()
-            .find(|o| id_of(o).is_some_and(|i| i.eq_ignore_ascii_case(&id)))
+            .iter()
+            .position(|o| id_of(o).is_some_and(|i| i.eq_ignore_ascii_case(&id)))
         {
-            Some(slot) => *slot = obj,
-            None => list.push(obj),
+            Some(at) => {
+                index.remove(at, &list[at]);
+                index.add(at, &obj);
+                list[at] = obj;
+            }
+            None => {
+                index.add(list.len(), &obj);
+                list.push(obj);
+            }
         }
         self.record(users, &id);
         true
@@ -135,9 +186,15 @@ impl Directory {
 
     /// Deletes the object with `id`; false when there is none.
     pub fn delete(&mut self, users: bool, id: &str) -> bool {
-        let list = self.objects_mut(users);
+        let (list, index) = self.objects_mut(users);
         let before = list.len();
-        list.retain(|o| !id_of(o).is_some_and(|i| i.eq_ignore_ascii_case(id)));
+        while let Some(at) = list
+            .iter()
+            .position(|o| id_of(o).is_some_and(|i| i.eq_ignore_ascii_case(id)))
+        {
+            index.delete(at, &list[at]);
+            list.remove(at);
+        }
         if list.len() == before {
             return false;
         }

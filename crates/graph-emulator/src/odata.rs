@@ -881,7 +881,8 @@ pub fn property<'v>(object: &'v Value, name: &str) -> Option<&'v Value> {
     })
 }
 
-fn fold(text: &str) -> String {
+/// The case folding of every string comparison (GRAPH.md §5); `index` keys use it too.
+pub(crate) fn fold(text: &str) -> String {
     text.to_lowercase()
 }
 

@@ -112,6 +112,39 @@ impl Tenant {
             contacts: builder.contacts,
         }
     }
+
+    /// A benchmark tenant of `users` numbered people, `user00000`… (see `generated_with`).
+    pub fn generated(users: usize) -> Tenant {
+        Tenant::generated_with(users, 0)
+    }
+
+    /// A deterministic benchmark tenant: `users` people named `user00000`…`user{N-1}`
+    /// (displayName and UPN/mail local part; givenName `User`, surname the number), each with
+    /// one business phone and a mobile phone, unique, in varied spellings; then `contacts`
+    /// organizational contacts like the sample's. The sample credentials.
+    pub fn generated_with(users: usize, contacts: usize) -> Tenant {
+        let mut builder = SampleBuilder::new();
+        builder.add_numbered_users(users);
+        builder.add_contacts(contacts);
+        Tenant {
+            tenant_id: SAMPLE_TENANT_ID.to_string(),
+            client_id: SAMPLE_CLIENT_ID.to_string(),
+            client_secret: SAMPLE_CLIENT_SECRET.to_string(),
+            users: builder.users,
+            contacts: builder.contacts,
+        }
+    }
+
+    /// The tenant file `from_json` reads: credentials, then `users` and `contacts`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "tenant_id": self.tenant_id,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "users": self.users,
+            "contacts": self.contacts,
+        })
+    }
 }
 
 /// SplitMix64: tiny, deterministic, good enough for sample data.
@@ -1773,6 +1806,51 @@ impl SampleBuilder {
     }
 }
 
+/// The spellings of one number a generated tenant uses, by `style`: digits
+/// `+1 AAA EEE LLLL` written as people type them, one with an extension.
+fn nanp_spelling(area: &str, exchange: usize, line: usize, style: usize) -> String {
+    match style % 6 {
+        0 => format!("+1 {area} {exchange} {line:04}"),
+        1 => format!("({area}) {exchange}-{line:04}"),
+        2 => format!("+1{area}{exchange}{line:04}"),
+        3 => format!("{area}-{exchange}-{line:04}"),
+        4 => format!("+1.{area}.{exchange}.{line:04}"),
+        _ => format!("+1 ({area}) {exchange}-{line:04} x{}", 100 + line % 900),
+    }
+}
+
+impl SampleBuilder {
+    /// `count` people named `user00000`…: the benchmark tenant (issue 10). Number `i` has the
+    /// business phone `+1 425 (200 + i / 10000) (i % 10000)` and the mobile
+    /// `+1 206 (300 + i / 10000) (i % 10000)`, unique up to 700,000 people.
+    fn add_numbered_users(&mut self, count: usize) {
+        let width = count.saturating_sub(1).to_string().len().max(5);
+        for i in 0..count {
+            let number = format!("{i:0width$}");
+            let name = format!("user{number}");
+            let (department, titles) = DEPARTMENTS[i % DEPARTMENTS.len()];
+            let exchange = i / 10_000;
+            let line = i % 10_000;
+            let business = nanp_spelling("425", 200 + exchange, line, i);
+            let mobile = nanp_spelling("206", 300 + exchange, line, i / 6 + 1);
+            let mut person = self.person(
+                &name,
+                Some("User"),
+                Some(&number),
+                &name,
+                "Seattle",
+                department,
+                titles[i % titles.len()],
+                &[business.as_str()],
+                Some(mobile.as_str()),
+            );
+            person.sam_account = false;
+            let user = self.render(person);
+            self.users.push(user);
+        }
+    }
+}
+
 fn user_id_seed(upn: &str) -> u32 {
     upn.bytes().fold(2_166_136_261u32, |h, b| {
         (h ^ u32::from(b)).wrapping_mul(16_777_619)
@@ -1956,5 +2034,52 @@ mod tests {
         let dup = r#"{"users":[{"id":"1","userPrincipalName":"a@b"},{"id":"2","userPrincipalName":"A@B"}]}"#;
         assert!(Tenant::from_json(dup).unwrap_err().contains("duplicate"));
         assert!(!format!("{t:?}").contains(SAMPLE_CLIENT_SECRET));
+    }
+
+    #[test]
+    fn generated_tenant_is_numbered_with_unique_phones() {
+        let t = Tenant::generated_with(12_345, 3);
+        assert!(t.validate().is_ok());
+        assert_eq!(t.users.len(), 12_345);
+        assert_eq!(t.contacts.len(), 3);
+        assert_eq!(t.users[0]["displayName"], "user00000");
+        assert_eq!(
+            t.users[12_344]["userPrincipalName"],
+            "user12344@example.com"
+        );
+        assert_eq!(t.users[42]["mail"], "user00042@example.com");
+        assert_eq!(t.users[42]["surname"], "00042");
+        let digits = |v: &Value| -> String {
+            let text = v.as_str().unwrap();
+            let text = text.split(" x").next().unwrap();
+            text.chars().filter(char::is_ascii_digit).collect()
+        };
+        let mut seen = HashSet::new();
+        let mut spellings = HashSet::new();
+        for (i, u) in t.users.iter().enumerate() {
+            let business = &u["businessPhones"][0];
+            let number = digits(business);
+            assert_eq!(
+                number.len(),
+                if number.starts_with('1') { 11 } else { 10 },
+                "{u}"
+            );
+            assert!(
+                seen.insert(number.trim_start_matches('1').to_string()),
+                "{u}"
+            );
+            assert!(
+                seen.insert(
+                    digits(&u["mobilePhone"])
+                        .trim_start_matches('1')
+                        .to_string()
+                )
+            );
+            if i < 6 {
+                spellings.insert(business.as_str().unwrap().replace(char::is_numeric, "9"));
+            }
+        }
+        assert_eq!(spellings.len(), 6, "{spellings:?}");
+        assert_eq!(Tenant::generated(10).users, Tenant::generated(10).users);
     }
 }
