@@ -28,6 +28,10 @@ mod slapd;
 mod tenant_gen;
 
 use children::Cache;
+
+/// The allocator of the gateway's binary (src/main.rs): the gateway child runs this binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use loadgen::{Sample, Workload};
 use mix::{KINDS, Kind};
 

@@ -77,6 +77,7 @@ impl Slapd {
     }
 
     /// The server's process id (the benchmark reads its CPU time).
+    #[allow(dead_code)]
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
