@@ -310,12 +310,14 @@ fn bench_tenant(
                     loadgen_us: us_per(cpu_me, s.searches),
                 };
                 eprintln!(
-                    "  {users} {} {conns:>3} {server:<18} {:>9.0}/s p50 {:>6}µs p99 {:>7}µs cpu {:>7.1}µs",
+                    "  {users} {} {conns:>3} {server:<18} {:>9.0}/s p50 {:>6}µs p99 {:>7}µs cpu {:>7.1}µs emulator {:>7.1}µs load generator {:>5.1}µs",
                     kind.label(),
                     row.per_second,
                     row.p50_us,
                     row.p99_us,
-                    row.cpu_us
+                    row.cpu_us,
+                    row.emulator_us.unwrap_or(0.0),
+                    row.loadgen_us
                 );
                 rows.push(row);
             }

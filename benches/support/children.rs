@@ -110,6 +110,8 @@ pub fn gateway_config(graph_url: &str, cache_on: bool, max_scan: u32) -> Config 
     }
     cfg.search.max_scan = max_scan;
     cfg.ldap.limits.size_limit = max_scan;
+    // The export reads a 100,000-user tenant in one search.
+    cfg.ldap.limits.time_limit_secs = 900;
     cfg.ldap.limits.max_connections = 4096;
     cfg.ldap.limits.max_connections_per_client = 4096;
     cfg
