@@ -55,6 +55,7 @@ fn build_recording_directory(
         contact_scan_limit: cfg.search.contact_scan_limit,
         cache_ttl: Duration::from_secs(cfg.search.cache_ttl_secs),
         coalesce: cfg.search.coalesce,
+        cache_max_bytes: cfg.search.cache_max_bytes,
         phone_index: cfg.phone.index,
         index_refresh: Duration::from_secs(cfg.phone.index_refresh_secs.max(1)),
         groups: GroupSettings {

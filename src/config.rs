@@ -95,6 +95,8 @@ pub struct SearchConfig {
     pub max_scan: u32,
     /// Lifetime of cached Graph answers; 0 turns the cache off.
     pub cache_ttl_secs: u64,
+    /// Most bytes (approximate) the cached Graph answers may hold together.
+    pub cache_max_bytes: u64,
     /// Identical concurrent Graph requests share one round trip.
     pub coalesce: bool,
     /// Organizational contacts read for a phone-number search (Graph cannot filter them).
@@ -172,6 +174,8 @@ pub mod defaults {
     pub const PAGE_SIZE: u32 = 999;
     pub const MAX_SCAN: u32 = 10_000;
     pub const CACHE_TTL_SECS: u64 = 30;
+    /// 64 MiB of cached Graph answers.
+    pub const CACHE_MAX_BYTES: u64 = 64 * 1024 * 1024;
     pub const CONTACT_SCAN_LIMIT: u32 = 5_000;
     pub const DEFAULT_REGION: super::Region = super::Region::US;
     pub const MATCH_MODE: super::PhoneMatch = super::PhoneMatch::E164;
@@ -288,6 +292,7 @@ impl Default for SearchConfig {
             strict_substrings: false,
             max_scan: defaults::MAX_SCAN,
             cache_ttl_secs: defaults::CACHE_TTL_SECS,
+            cache_max_bytes: defaults::CACHE_MAX_BYTES,
             coalesce: true,
             contact_scan_limit: defaults::CONTACT_SCAN_LIMIT,
         }
@@ -416,6 +421,7 @@ struct RawSearch {
     strict_substrings: Option<bool>,
     max_scan: Option<Sp<u32>>,
     cache_ttl_secs: Option<u64>,
+    cache_max_bytes: Option<Sp<u64>>,
     coalesce: Option<bool>,
     contact_scan_limit: Option<Sp<u32>>,
 }
@@ -1004,6 +1010,12 @@ impl ConfigReader<'_> {
             strict_substrings: raw.strict_substrings.unwrap_or(false),
             max_scan: self.at_least("search.max_scan", raw.max_scan, 1, defaults::MAX_SCAN)?,
             cache_ttl_secs: raw.cache_ttl_secs.unwrap_or(defaults::CACHE_TTL_SECS),
+            cache_max_bytes: self.at_least(
+                "search.cache_max_bytes",
+                raw.cache_max_bytes,
+                1,
+                defaults::CACHE_MAX_BYTES,
+            )?,
             coalesce: raw.coalesce.unwrap_or(true),
             contact_scan_limit: self.at_least(
                 "search.contact_scan_limit",
@@ -1407,6 +1419,7 @@ client_secret = "s3cr3t-VALUE-never-shown"
             "strict_substrings",
             "max_scan",
             "cache_ttl_secs",
+            "cache_max_bytes",
             "coalesce",
             "contact_scan_limit",
             "default_region",

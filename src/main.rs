@@ -12,6 +12,11 @@ mod generate;
 use clap::{CommandFactory, Parser, Subcommand};
 use ldap_graph_gateway::{app, config::Config, ldap::accounts};
 
+/// mimalloc, not glibc malloc: allocation and its lock contention were a third of a
+/// search's CPU in the profile of docs/performance.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PROGRAM: &str = "ldap-graph-gateway";
 const DEFAULT_CONFIG: &str = "/etc/ldap-graph-gateway/config.toml";
 

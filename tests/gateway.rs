@@ -1116,6 +1116,54 @@ async fn identical_concurrent_searches_share_one_graph_request() {
     h.stop().await;
 }
 
+/// Issue 10: coalescing under load. Fifty connections send the same name search at once
+/// while Graph is slow; the whole burst costs exactly the Graph requests of one search
+/// (measured first on another name of the same shape), not one per search.
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_identical_concurrent_searches_cost_one_search_of_graph_requests() {
+    use ldap3::{LdapConnAsync, Scope};
+    let h = start().await;
+    let url = h.url();
+    let users = "ou=users,dc=example,dc=com";
+    let search = |filter: &'static str| {
+        let url = url.clone();
+        async move {
+            let (conn, mut ldap) = LdapConnAsync::new(&url).await.expect("connect");
+            ldap3::drive!(conn);
+            let (entries, _) = ldap
+                .search(users, Scope::Subtree, filter, vec!["cn"])
+                .await
+                .expect("search")
+                .success()
+                .expect("success");
+            entries.len()
+        }
+    };
+    // One search alone (this also fetches the token): what a single search costs.
+    h.emu.reset_stats();
+    assert!(search("(|(cn=meg*)(sn=meg*))").await >= 1);
+    let alone = tools::users_requests(&h.emu);
+    assert!(alone >= 1);
+    h.emu.set_fault(Fault::Slow { millis: 300 });
+    h.emu.reset_stats();
+    let burst: Vec<_> = (0..50)
+        .map(|_| tokio::spawn(search("(|(cn=ale*)(sn=ale*))")))
+        .collect();
+    let mut counts = Vec::new();
+    for s in burst {
+        counts.push(s.await.expect("search task"));
+    }
+    assert!(counts[0] >= 1, "the burst's name matches someone");
+    assert!(counts.iter().all(|n| *n == counts[0]), "{counts:?}");
+    assert_eq!(
+        tools::users_requests(&h.emu),
+        alone,
+        "50 identical searches in flight cost a single search's Graph requests"
+    );
+    h.emu.set_fault(Fault::None);
+    h.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------
 // Paged and VLV searches under faults (issue 11 item 1): the same result code and
 // diagnostic as the unpaged search, never an empty or partial success.

@@ -149,16 +149,46 @@ impl AttributeType {
 
 /// Looks an attribute type up by name, alias or OID, case-insensitively.
 /// Attribute options (`cn;lang-de`) are not stripped here; callers decide.
+/// Every request names attributes several times over (filter, attribute list, mapping),
+/// so this is a hash lookup of the lower-cased name in a table built once, not a scan of
+/// every type's names (issue 10's profile: the gateway's hottest function of its own).
 pub fn attribute(name: &str) -> Option<&'static AttributeType> {
-    let is = |at: &AttributeType| {
-        at.name.eq_ignore_ascii_case(name)
-            || at.oid == name
-            || at.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    builtin(name).or_else(|| {
+        let is = |at: &AttributeType| {
+            at.name.eq_ignore_ascii_case(name)
+                || at.oid == name
+                || at.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+        };
+        declared().into_iter().find(|at| is(at))
+    })
+}
+
+/// A built-in type by name, alias or OID (the hashed table of `attribute`).
+fn builtin(name: &str) -> Option<&'static AttributeType> {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static BY_NAME: OnceLock<HashMap<String, &'static AttributeType>> = OnceLock::new();
+    let table = BY_NAME.get_or_init(|| {
+        let mut table = HashMap::new();
+        // In table order, the first type naming a key keeps it (as the scan found it).
+        for at in ATTRIBUTES {
+            for key in [at.name, at.oid].iter().chain(at.aliases) {
+                table.entry(key.to_ascii_lowercase()).or_insert(at);
+            }
+        }
+        table
+    });
+    // Lower-case on the stack: no allocation for any name a client sends in practice.
+    let mut buf = [0u8; 64];
+    let lower = match buf.get_mut(..name.len()) {
+        Some(slot) => {
+            slot.copy_from_slice(name.as_bytes());
+            slot.make_ascii_lowercase();
+            std::str::from_utf8(slot).ok()?
+        }
+        None => return table.get(&name.to_ascii_lowercase()).copied(),
     };
-    ATTRIBUTES
-        .iter()
-        .find(|at| is(at))
-        .or_else(|| declared().into_iter().find(|at| is(at)))
+    table.get(lower).copied()
 }
 
 /// The types the configured mapping declared (`declare`), in declaration order.
@@ -1680,6 +1710,32 @@ pub fn openldap_schema() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lookup_table_finds_what_a_scan_of_every_type_finds() {
+        let scan = |name: &str| {
+            ATTRIBUTES.iter().find(|at| {
+                at.name.eq_ignore_ascii_case(name)
+                    || at.oid == name
+                    || at.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+            })
+        };
+        for at in ATTRIBUTES {
+            for key in [at.name, at.oid].iter().chain(at.aliases) {
+                for asked in [
+                    key.to_string(),
+                    key.to_ascii_uppercase(),
+                    key.to_ascii_lowercase(),
+                ] {
+                    let found = attribute(&asked).map(|a| a.name);
+                    assert_eq!(found, scan(&asked).map(|a| a.name), "{asked}");
+                }
+            }
+        }
+        let long = "x".repeat(100);
+        assert!(attribute(&long).is_none() && attribute("").is_none());
+        assert!(attribute("nosuchattribute").is_none());
+    }
 
     #[test]
     fn lookup_by_name_alias_and_oid_is_case_insensitive() {

@@ -2,6 +2,7 @@
 //! plan through the Graph client (coalesced and briefly cached), maps and re-checks the
 //! entries with the full filter, and orders them (CONTRACT §8). It does not encode PDUs.
 
+mod cache_weight;
 pub mod graph_error;
 pub mod membership;
 pub mod order;
@@ -51,6 +52,8 @@ pub struct SearchSettings {
     pub cache_ttl: Duration,
     /// Share one Graph request among identical searches in flight (and the cache).
     pub coalesce: bool,
+    /// `[search] cache_max_bytes`: most approximate bytes the cached answers hold.
+    pub cache_max_bytes: u64,
     /// `[phone] index`: keep the phone index of CONTRACT §7.
     pub phone_index: bool,
     /// `[phone] index_refresh_secs`: how often the index follows its delta links.
@@ -79,6 +82,17 @@ impl Drop for AbortOnDrop {
 
 /// The fetched Graph objects of one query (all pages up to the scan bound).
 type Fetched = Arc<Vec<serde_json::Value>>;
+
+/// The answer cache: entries live `ttl` and weigh their approximate bytes, `max_bytes` in
+/// all (moka evicts the least used beyond it; an answer heavier than that is not kept).
+fn answer_cache(ttl: Duration, max_bytes: u64) -> moka::future::Cache<GraphQuery, Fetched> {
+    // moka needs a non-zero lifetime; a millisecond keeps in-flight coalescing only.
+    moka::future::Cache::builder()
+        .max_capacity(max_bytes)
+        .weigher(|q: &GraphQuery, objects: &Fetched| cache_weight::answer_bytes(q, objects))
+        .time_to_live(ttl.max(Duration::from_millis(1)))
+        .build()
+}
 
 /// Shared state of every session: tree, mapping, Graph client, query cache.
 pub struct Directory {
@@ -133,12 +147,7 @@ impl Directory {
         settings: SearchSettings,
         graph: GraphClient,
     ) -> Self {
-        // moka needs a non-zero lifetime; a millisecond keeps in-flight coalescing only.
-        let ttl = settings.cache_ttl.max(Duration::from_millis(1));
-        let cache = moka::future::Cache::builder()
-            .max_capacity(1024)
-            .time_to_live(ttl)
-            .build();
+        let cache = answer_cache(settings.cache_ttl, settings.cache_max_bytes);
         let phone_index = settings.phone_index.then(SharedIndex::new);
         Directory {
             tree,
@@ -752,4 +761,66 @@ fn no_such_object(base: &str) -> LdapError {
         LdapResultCode::NoSuchObject,
         format!("no entry named \"{base}\""),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(n: usize) -> GraphQuery {
+        GraphQuery {
+            collection: Collection::Users,
+            filter: Some(format!("startsWith(displayName,'user{n:05}')")),
+            search: None,
+            select: vec!["id".into(), "displayName".into()],
+            orderby: None,
+            top: Some(999),
+            consistency_eventual: false,
+            count: false,
+        }
+    }
+
+    /// An answer of `objects` users of about 200 JSON bytes each.
+    fn answer(n: usize, objects: usize) -> Fetched {
+        Arc::new(
+            (0..objects)
+                .map(|i| {
+                    serde_json::json!({
+                        "id": format!("00000000-0000-4000-8000-{n:06}{i:06}"),
+                        "displayName": format!("user{n:05} {i}"),
+                        "businessPhones": ["+1 425 555 0100"],
+                        "mail": format!("user{n:05}.{i}@example.com"),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_cache_of_x_bytes_never_holds_more_than_x() {
+        const MAX: u64 = 256 * 1024;
+        let cache = answer_cache(Duration::from_secs(60), MAX);
+        let one = u64::from(cache_weight::answer_bytes(&query(0), &answer(0, 50)));
+        assert!(
+            one > 5_000 && one < MAX / 10,
+            "an answer of 50 users weighs {one} bytes"
+        );
+        for n in 0..200 {
+            cache.insert(query(n), answer(n, 50)).await;
+            // moka applies its bound in its maintenance pass; after each one it holds.
+            cache.run_pending_tasks().await;
+            let held: u64 = cache
+                .iter()
+                .map(|(q, a)| u64::from(cache_weight::answer_bytes(&q, &a)))
+                .sum();
+            assert!(held <= MAX, "{held} bytes held after {n} answers");
+            assert!(cache.weighted_size() <= MAX);
+        }
+        // It is full, not empty: the bound evicts, it does not refuse everything.
+        assert!(cache.entry_count() >= MAX / one / 2);
+        // An answer heavier than the whole cache is not kept.
+        cache.insert(query(999), answer(999, 2_000)).await;
+        cache.run_pending_tasks().await;
+        assert!(!cache.contains_key(&query(999)));
+    }
 }

@@ -47,11 +47,17 @@ impl Slapd {
     /// Writes the configuration and schema, loads the LDIF and starts slapd; returns once
     /// it answers a root DSE search. Retries on another port if the chosen one was taken.
     pub fn start(setup: &SlapdSetup<'_>) -> Result<Slapd, String> {
+        Slapd::start_tuned(setup, DEFAULT_DATABASE_LINES)
+    }
+
+    /// [`Slapd::start`] with `database_lines` (slapd.conf(5) lines of the mdb database, e.g.
+    /// `maxsize` and `index` directives) instead of the default 64 MiB map.
+    pub fn start_tuned(setup: &SlapdSetup<'_>, database_lines: &str) -> Result<Slapd, String> {
         let dir = tempfile::Builder::new()
             .prefix("differential-slapd-")
             .tempdir()
             .map_err(|e| format!("temp dir: {e}"))?;
-        let conf = write_config(dir.path(), setup)?;
+        let conf = write_config(dir.path(), setup, database_lines)?;
         slapadd(&conf, dir.path(), setup.ldif)?;
         let mut last_error = String::new();
         for _attempt in 0..3 {
@@ -75,8 +81,8 @@ impl Slapd {
         format!("ldap://127.0.0.1:{}", self.port)
     }
 
-    /// The server's process id (benches/idle_connections.rs reads its memory from /proc;
-    /// the differential test does not need it).
+    /// The server's process id (benches/idle_connections.rs reads its memory and
+    /// benches/vs_slapd.rs its CPU time from /proc; the tests do not need it).
     #[allow(dead_code)]
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -153,7 +159,14 @@ fn first_name(statement: &str) -> Option<String> {
     Some(after[start..start + len].to_string())
 }
 
-fn write_config(dir: &Path, setup: &SlapdSetup<'_>) -> Result<PathBuf, String> {
+/// The mdb database's lines when the caller names none: a 64 MiB map, no index.
+const DEFAULT_DATABASE_LINES: &str = "maxsize 67108864\n";
+
+fn write_config(
+    dir: &Path,
+    setup: &SlapdSetup<'_>,
+    database_lines: &str,
+) -> Result<PathBuf, String> {
     let db = dir.join("db");
     fs::create_dir_all(&db).map_err(|e| format!("create {}: {e}", db.display()))?;
     let mut includes = String::new();
@@ -184,7 +197,7 @@ fn write_config(dir: &Path, setup: &SlapdSetup<'_>) -> Result<PathBuf, String> {
          database mdb\n\
          suffix \"{suffix}\"\n\
          directory {db}\n\
-         maxsize 67108864\n",
+         {database_lines}",
         dir = dir.display(),
         suffix = setup.suffix,
         db = db.display(),
