@@ -544,6 +544,10 @@ pub fn filter_to_string(f: &LdapFilter) -> String {
                 s.push_str(&escape_filter_value(any));
                 s.push('*');
             }
+            // No component at all (`(cn=**)`): still a substrings filter, not presence.
+            if sub.initial.is_none() && sub.any.is_empty() && sub.final_.is_none() {
+                s.push('*');
+            }
             if let Some(fin) = &sub.final_ {
                 s.push_str(&escape_filter_value(fin));
             }
@@ -1213,6 +1217,15 @@ mod tests {
         assert_eq!(eval("(bogus:caseIgnoreMatch:=x)"), Tri::Undefined);
         assert_eq!(eval("(cn:booleanMatch:=TRUE)"), Tri::Undefined);
         assert_eq!(eval("(telephoneNumber:=4255550100)"), Tri::True);
+    }
+
+    #[test]
+    fn a_substrings_filter_without_components_prints_as_one() {
+        // Found by the `filter` fuzz target: `(cn=**)` printed as presence, `(cn=*)`.
+        let f = parse_filter("(cn=**)").unwrap();
+        assert!(matches!(&f, LdapFilter::Substring(..)), "{f:?}");
+        assert_eq!(filter_to_string(&f), "(cn=**)");
+        assert_eq!(parse_filter(&filter_to_string(&f)).unwrap(), f);
     }
 
     #[test]

@@ -346,7 +346,7 @@ async fn run(mut conn: Conn, stream: Transport, shutdown: CancellationToken) {
 
 /// The response to a PDU that could not be decoded, on its message id, when the
 /// operation is known; `None` means only a Notice of Disconnection fits.
-fn bad_request_response(msgid: i32, op_tag: Option<u64>, reason: &str) -> Option<LdapMsg> {
+pub fn bad_request_response(msgid: i32, op_tag: Option<u64>, reason: &str) -> Option<LdapMsg> {
     if msgid <= 0 {
         return None;
     }

@@ -1,0 +1,6 @@
+//! The AFL++ entry point of the `filter` target: bytes from afl-fuzz into
+//! `ldap_graph_gateway_fuzz::filter::run`. What the target checks lives there, not here.
+
+fn main() {
+    afl::fuzz!(|data: &[u8]| ldap_graph_gateway_fuzz::filter::run(data));
+}
