@@ -44,6 +44,7 @@ pub(crate) fn check_evaluation(filter: &LdapFilter) {
         let ctx = MatchContext {
             phone: rules,
             mapping: &fx.mapping,
+            memberships: None,
         };
         for entry in fx
             .users

@@ -78,6 +78,7 @@ fn check(mode: Mode, c: Collection, filter: &LdapFilter) {
     let local = MatchContext {
         phone: rules,
         mapping: &fx.mapping,
+        memberships: None,
     };
     // A documented approximation (CONTRACT §6 exceptions, e.g. non-strict substrings
     // answered by `$search`) may miss objects by design; `explain` lists them.

@@ -225,7 +225,10 @@ mod tests {
             values("objectCategory").unwrap(),
             ["CN=Group,CN=Schema,CN=Configuration,dc=example,dc=com"]
         );
-        assert_eq!(values("distinguishedName").unwrap(), [e.dn.clone()]);
+        assert_eq!(
+            values("distinguishedName").unwrap(),
+            std::slice::from_ref(&e.dn)
+        );
     }
 
     #[test]
