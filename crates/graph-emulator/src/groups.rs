@@ -4,7 +4,9 @@
 //! Pure: no HTTP and no paging here; `server.rs` validates the query and pages the answer.
 
 use super::errors::GraphError;
-use super::resource::{CONTACTS, PropertyCaps, Resource, SearchSupport, Support, USERS, ValueKind};
+use super::resource::{
+    CONTACTS, PropertyCaps, Resource, SearchSupport, Support, USERS, ValueKind, row,
+};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -12,43 +14,18 @@ use SearchSupport::{Tokenized, Unsupported as NoSearch};
 use Support::{Advanced as A, Default as D, Unsupported as N};
 use ValueKind::{Boolean, Text, TextCollection};
 
-#[allow(clippy::too_many_arguments)]
-const fn caps(
-    name: &'static str,
-    kind: ValueKind,
-    eq: Support,
-    is_in: Support,
-    starts_with: Support,
-    ordering: Support,
-    eq_null: Support,
-    search: SearchSupport,
-    order_by: Support,
-) -> PropertyCaps {
-    PropertyCaps {
-        name,
-        kind,
-        eq,
-        is_in,
-        starts_with,
-        ends_with: A,
-        ordering,
-        eq_null,
-        search,
-        order_by,
-    }
-}
-
 /// GRAPH.md §12: the group properties `$filter` accepts (group resource type, "Supports
-/// $filter" notes; endsWith and `ne` only with the advanced parameters).
+/// $filter" notes; endsWith (the sixth column, `A` throughout) and `ne` only with the
+/// advanced parameters).
 const GROUP_CAPS: &[PropertyCaps] = &[
-    caps("id", Text, D, D, N, N, N, NoSearch, N),
-    caps("displayName", Text, D, D, D, A, A, Tokenized, D),
-    caps("description", Text, A, A, A, A, A, Tokenized, N),
-    caps("mail", Text, D, D, D, A, A, NoSearch, N),
-    caps("mailNickname", Text, D, D, D, A, A, NoSearch, N),
-    caps("mailEnabled", Boolean, D, N, N, N, A, NoSearch, N),
-    caps("securityEnabled", Boolean, D, N, N, N, A, NoSearch, N),
-    caps("groupTypes", TextCollection, D, N, N, N, A, NoSearch, N),
+    row("id", Text, D, D, N, A, N, N, NoSearch, N),
+    row("displayName", Text, D, D, D, A, A, A, Tokenized, D),
+    row("description", Text, A, A, A, A, A, A, Tokenized, N),
+    row("mail", Text, D, D, D, A, A, A, NoSearch, N),
+    row("mailNickname", Text, D, D, D, A, A, A, NoSearch, N),
+    row("mailEnabled", Boolean, D, N, N, A, N, A, NoSearch, N),
+    row("securityEnabled", Boolean, D, N, N, A, N, A, NoSearch, N),
+    row("groupTypes", TextCollection, D, N, N, A, N, A, NoSearch, N),
 ];
 
 pub static GROUPS: Resource = Resource {

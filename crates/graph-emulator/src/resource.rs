@@ -94,8 +94,9 @@ use ValueKind::{Boolean, Text, TextCollection};
 
 const NO_SEARCH: SearchSupport = SearchSupport::Unsupported;
 
+/// One row of a resource's `$filter` capability table (users, contacts, groups).
 #[allow(clippy::too_many_arguments)]
-const fn row(
+pub(crate) const fn row(
     name: &'static str,
     kind: ValueKind,
     eq: Support,
