@@ -137,6 +137,7 @@ pub struct GraphMetrics {
 #[derive(Clone, Default)]
 pub struct SearchMetrics {
     cache_hits: Counter,
+    result_hits: Counter,
     coalesced: Counter,
     graph_fetches: Counter,
     index_objects: Gauge,
@@ -373,6 +374,11 @@ impl SearchMetrics {
         self.cache_hits.inc();
     }
 
+    /// A whole search answered from the result cache (no Graph query planned).
+    pub fn result_hit(&self) {
+        self.result_hits.inc();
+    }
+
     /// A Graph query that shared an identical request already in flight.
     pub fn coalesced(&self) {
         self.coalesced.inc();
@@ -511,6 +517,11 @@ impl Metrics {
             "search_cache_hits",
             "Graph queries answered from the answer cache",
             search.cache_hits.clone(),
+        );
+        r.register(
+            "search_result_cache_hits",
+            "Searches answered whole from the result cache (identical search within cache_ttl_secs)",
+            search.result_hits.clone(),
         );
         r.register(
             "search_coalesced",

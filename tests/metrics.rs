@@ -170,9 +170,11 @@ async fn a_scrape_shows_searches_graph_requests_throttling_and_cache_hits() {
         0.0
     );
 
-    // The same search twice: the second answer comes from the answer cache.
-    for _ in 0..2 {
-        let out = ldapsearch(&["-x", "-H", &url, "-b", BASE, "(cn=a*)", "cn"]).await;
+    // The same search twice: the second answer comes whole from the result cache. The
+    // same filter wrapped in an AND is another search with the same Graph requests: its
+    // Graph answers come from the answer cache.
+    for filter in ["(cn=a*)", "(cn=a*)", "(&(cn=a*))"] {
+        let out = ldapsearch(&["-x", "-H", &url, "-b", BASE, filter, "cn"]).await;
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert!(!out.dns().is_empty());
     }
@@ -222,7 +224,7 @@ async fn a_scrape_shows_searches_graph_requests_throttling_and_cache_hits() {
     let ops = format!("{P}ldap_operations_total");
     assert_eq!(
         s.value(&ops, &[("operation", "search"), ("code", "0")]),
-        3.0,
+        4.0,
         "{}",
         s.text
     );
@@ -289,6 +291,12 @@ async fn a_scrape_shows_searches_graph_requests_throttling_and_cache_hits() {
     );
     assert!(
         s.value(&format!("{P}search_cache_hits_total"), &[]) >= 1.0,
+        "{}",
+        s.text
+    );
+    assert_eq!(
+        s.value(&format!("{P}search_result_cache_hits_total"), &[]),
+        1.0,
         "{}",
         s.text
     );

@@ -1,11 +1,12 @@
-//! The answer cache's weigher: approximately how many bytes one cached Graph answer (its
-//! query key and fetched objects) keeps in memory, so `[search] cache_max_bytes` bounds the
+//! The caches' weighers: approximately how many bytes one cached Graph answer (its query
+//! key and fetched objects) or one cached search result (its key and entries) keeps in memory, so `[search] cache_max_bytes` bounds the
 //! cache by memory rather than by entry count. It knows serde_json's layout, not LDAP.
 
 use std::mem::size_of;
 
 use serde_json::Value;
 
+use crate::directory::entry::Entry;
 use crate::translate::GraphQuery;
 
 /// What a `BTreeMap` node spends per entry beyond the key and value themselves (the
@@ -25,6 +26,29 @@ pub fn answer_bytes(q: &GraphQuery, objects: &[Value]) -> u32 {
             .sum::<usize>();
     let answer = size_of::<Vec<Value>>() + objects.iter().map(value_bytes).sum::<usize>();
     u32::try_from(key + answer).unwrap_or(u32::MAX)
+}
+
+/// The weight of one cached search result: its key's bytes and its entries' strings and
+/// slots, saturated at `u32::MAX`.
+pub fn result_bytes(key_len: usize, entries: &[Entry]) -> u32 {
+    let entries: usize = entries
+        .iter()
+        .map(|e| {
+            size_of::<Entry>()
+                + e.dn.len()
+                + e.attrs
+                    .iter()
+                    .map(|(_, vals)| {
+                        size_of::<(usize, Vec<String>)>()
+                            + vals
+                                .iter()
+                                .map(|v| size_of::<String>() + v.len())
+                                .sum::<usize>()
+                    })
+                    .sum::<usize>()
+        })
+        .sum();
+    u32::try_from(key_len + size_of::<Vec<Entry>>() + entries).unwrap_or(u32::MAX)
 }
 
 /// Bytes one JSON value holds: its own slot plus what it owns on the heap.

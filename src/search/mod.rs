@@ -8,6 +8,7 @@ pub mod membership;
 pub mod order;
 pub mod phone_index;
 pub mod phone_sync;
+mod results;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -102,6 +103,8 @@ pub struct Directory {
     pub settings: SearchSettings,
     graph: GraphClient,
     cache: moka::future::Cache<GraphQuery, Fetched>,
+    /// Finished searches' entries (None with the cache or coalescing off).
+    results: Option<results::ResultCache>,
     /// The phone index (None with `[phone] index = false`).
     phone_index: Option<Arc<SharedIndex>>,
     phone_sync: OnceLock<AbortOnDrop>,
@@ -147,7 +150,13 @@ impl Directory {
         settings: SearchSettings,
         graph: GraphClient,
     ) -> Self {
-        let cache = answer_cache(settings.cache_ttl, settings.cache_max_bytes);
+        // The Graph answers and the finished results share `cache_max_bytes`, half each.
+        let half = (settings.cache_max_bytes / 2).max(1);
+        let cache = answer_cache(settings.cache_ttl, half);
+        let results = settings
+            .coalesce
+            .then(|| results::ResultCache::new(settings.cache_ttl, half))
+            .flatten();
         let phone_index = settings.phone_index.then(SharedIndex::new);
         Directory {
             tree,
@@ -156,6 +165,7 @@ impl Directory {
             settings,
             graph,
             cache,
+            results,
             phone_index,
             phone_sync: OnceLock::new(),
             metrics: SearchMetrics::default(),
@@ -433,8 +443,38 @@ impl Directory {
         })
     }
 
+    /// The phone index's generation (0 without an index): a cached result planned on
+    /// another one is not reused.
+    fn index_generation(&self) -> u64 {
+        self.phone_index.as_ref().map_or(0, |ix| ix.generation())
+    }
+
     /// Runs a search: the matching entries in the order asked for (else CONTRACT §8's).
+    /// An identical search finished within `cache_ttl` (on the same phone index) is
+    /// answered from the result cache.
     pub async fn search(&self, p: &SearchParams<'_>) -> Result<SearchOutput, LdapError> {
+        let Some(results) = &self.results else {
+            return self.run_search(p).await;
+        };
+        let key = results::ResultKey::of(p);
+        let generation = self.index_generation();
+        if let Some(entries) = results.get(&key, generation) {
+            self.metrics.result_hit();
+            return Ok(SearchOutput {
+                entries,
+                incomplete: None,
+            });
+        }
+        let out = self.run_search(p).await?;
+        // Only a complete answer planned on the index still current is kept.
+        if out.incomplete.is_none() && self.index_generation() == generation {
+            results.insert(key, generation, &out.entries);
+        }
+        Ok(out)
+    }
+
+    /// A search from Graph (through the Graph answer cache).
+    async fn run_search(&self, p: &SearchParams<'_>) -> Result<SearchOutput, LdapError> {
         let Coverage {
             fixed,
             collections,
@@ -458,42 +498,54 @@ impl Directory {
             .filter(|e| self.matches_in(p.filter, e, &memberships))
             .collect();
         let mut incomplete = None;
-        for (c, key) in collections {
-            let base_object = key.is_some();
-            // A base-scope read must find the object even when the filter fails, to tell
-            // noSuchObject from "no match"; the key query is the same request either way.
-            let plan = if base_object {
-                self.plan(
-                    &LdapFilter::Present("objectClass".into()),
-                    c,
-                    key.as_deref(),
-                )
-            } else {
-                self.plan(p.filter, c, None)
-            };
-            // A search every match of which is a member of one of some groups reads those
-            // groups' member lists with the user part pushed down, never all of /users.
-            // Only users are members (CONTRACT §9), so such a search reads no contacts.
-            let sources: Vec<(&GraphQuery, Option<(String, MembershipAssertion)>)> =
-                match (required.is_empty(), c, base_object) {
-                    (false, Collection::Users, false) => {
-                        let lists: Vec<(String, MembershipAssertion)> = required
-                            .iter()
-                            .filter_map(|g| Some((g.id.clone()?, g.assertion.clone())))
-                            .collect();
-                        plan.queries
-                            .iter()
-                            .flat_map(|q| lists.iter().map(move |l| (q, Some(l.clone()))))
-                            .collect()
-                    }
-                    (false, _, false) => continue,
-                    _ => plan.queries.iter().map(|q| (q, None)).collect(),
+        // Every collection's plan first, so that all their Graph reads run at once: a
+        // search's latency is its slowest request, not the sum of them.
+        let plans: Vec<(Collection, bool, PushdownPlan)> = collections
+            .into_iter()
+            .map(|(c, key)| {
+                let base_object = key.is_some();
+                // A base-scope read must find the object even when the filter fails, to
+                // tell noSuchObject from "no match"; the key query is the same request
+                // either way.
+                let plan = if base_object {
+                    self.plan(
+                        &LdapFilter::Present("objectClass".into()),
+                        c,
+                        key.as_deref(),
+                    )
+                } else {
+                    self.plan(p.filter, c, None)
                 };
-            // Every list is read (and its member set recorded) before any entry is checked,
-            // so that a membership is known wherever the filter asks about it.
-            let mut batches = Vec::new();
-            for (q, via_group) in sources {
-                let limit = if plan.unbounded && c == Collection::Contacts {
+                (c, base_object, plan)
+            })
+            .collect();
+        // A search every match of which is a member of one of some groups reads those
+        // groups' member lists with the user part pushed down, never all of /users.
+        // Only users are members (CONTRACT §9), so such a search reads no contacts.
+        let lists: Vec<(String, MembershipAssertion)> = required
+            .iter()
+            .filter_map(|g| Some((g.id.clone()?, g.assertion.clone())))
+            .collect();
+        type Read<'q> = (&'q GraphQuery, Option<&'q (String, MembershipAssertion)>);
+        let sources: Vec<Vec<Read<'_>>> = plans
+            .iter()
+            .map(
+                |(c, base_object, plan)| match (required.is_empty(), c, base_object) {
+                    (false, Collection::Users, false) => plan
+                        .queries
+                        .iter()
+                        .flat_map(|q| lists.iter().map(move |l| (q, Some(l))))
+                        .collect(),
+                    (false, _, false) => Vec::new(),
+                    _ => plan.queries.iter().map(|q| (q, None)).collect(),
+                },
+            )
+            .collect();
+        let reads = sources
+            .iter()
+            .zip(&plans)
+            .flat_map(|(sources, (c, _, plan))| {
+                let limit = if plan.unbounded && *c == Collection::Contacts {
                     ScanBound {
                         objects: self.settings.contact_scan_limit,
                         key: "contact_scan_limit",
@@ -504,15 +556,33 @@ impl Directory {
                         key: "max_scan",
                     }
                 };
-                let mut timed_out = false;
-                let fetched = match &via_group {
-                    Some((id, assertion)) => {
-                        self.fetch_members_like(q, id, assertion.nested, p.deadline)
-                            .await
+                sources.iter().map(move |(q, via_group)| async move {
+                    match via_group {
+                        Some((id, assertion)) => {
+                            self.fetch_members_like(q, id, assertion.nested, p.deadline)
+                                .await
+                        }
+                        None => self.fetch(q, limit, p.deadline).await,
                     }
-                    None => self.fetch(q, limit, p.deadline).await,
-                };
-                let objects = match fetched {
+                })
+            });
+        let mut fetched = futures_util::future::join_all(reads).await.into_iter();
+        for ((c, base_object, _), sources) in plans.iter().zip(&sources) {
+            let (c, base_object) = (*c, *base_object);
+            if !required.is_empty() && !base_object && sources.is_empty() {
+                continue;
+            }
+            // Every list is read (and its member set recorded) before any entry is
+            // checked, so that a membership is known wherever the filter asks about it.
+            let mut batches = Vec::new();
+            let mut timed_out = false;
+            for (_, via_group) in sources {
+                // One result per read, in the order the reads were made.
+                let Some(result) = fetched.next() else { break };
+                if timed_out {
+                    continue;
+                }
+                let objects = match result {
                     Ok(o) => o,
                     // CONTRACT §6: timeLimitExceeded after the entries already found, so
                     // the pages read before the time limit passed are still answered.
@@ -523,7 +593,7 @@ impl Directory {
                     }
                     Err(f) => return Err(f.error),
                 };
-                if let Some((_, assertion)) = &via_group {
+                if let Some((_, assertion)) = via_group {
                     memberships.insert(
                         &assertion.group_dn,
                         assertion.nested,
@@ -531,15 +601,12 @@ impl Directory {
                     );
                 }
                 batches.push(objects);
-                if timed_out {
-                    break;
-                }
             }
             let mut seen = HashSet::new();
             let mut found_base = false;
             for obj in batches.iter().flat_map(|b| b.iter()) {
                 let id = obj.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-                if !seen.insert(id.to_string()) || !shown(id) {
+                if !seen.insert(id) || !shown(id) {
                     continue;
                 }
                 let Some(entry) = self.mapping.to_entry(c, obj, &self.tree) else {

@@ -3,6 +3,7 @@
 //! token starts a full round again. Owns the index's readiness; it builds no LDAP answer
 //! and keeps nothing on disk.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -43,6 +44,9 @@ struct State {
 pub struct SharedIndex {
     state: RwLock<State>,
     ready: watch::Sender<bool>,
+    /// Counts the index's changes (loads, applied delta pages, status changes), so a cached
+    /// search result planned on an older index is told apart (`search::results`).
+    generation: AtomicU64,
 }
 
 impl SharedIndex {
@@ -54,7 +58,13 @@ impl SharedIndex {
                 status: IndexStatus::Loading,
             }),
             ready,
+            generation: AtomicU64::new(0),
         })
+    }
+
+    /// The number of changes made to the index so far.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -63,10 +73,16 @@ impl SharedIndex {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.state
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The index to change; the change counts as a new generation once it is made (the
+    /// guard is dropped), so a search that planned on the old index sees the count move.
+    fn write(&self) -> Changing<'_> {
+        Changing {
+            state: self
+                .state
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            generation: &self.generation,
+        }
     }
 
     pub fn status(&self) -> IndexStatus {
@@ -102,6 +118,31 @@ impl SharedIndex {
         let ready = status == IndexStatus::Ready;
         self.write().status = status;
         self.ready.send_replace(ready);
+    }
+}
+
+/// Write access to the index that counts a generation when released.
+struct Changing<'a> {
+    state: std::sync::RwLockWriteGuard<'a, State>,
+    generation: &'a AtomicU64,
+}
+
+impl std::ops::Deref for Changing<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for Changing<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -183,7 +224,9 @@ impl PhoneSync {
             let mut page = self.graph.follow_link(link, self.deadline()).await?;
             loop {
                 changed += page.items.len();
-                if let Some(ix) = self.shared.write().index.as_mut() {
+                if page.items.is_empty() {
+                    // Nothing changed: cached results stay valid.
+                } else if let Some(ix) = self.shared.write().index.as_mut() {
                     for obj in &page.items {
                         ix.apply(*c, obj);
                     }
