@@ -23,7 +23,7 @@ use self::order::OrderKey;
 use crate::directory::Collection;
 use crate::directory::entry::Entry;
 use crate::directory::filter::{MatchContext, Tri, evaluate};
-use crate::directory::group::{MembershipAssertion, Memberships};
+use crate::directory::group::{self, Memberships};
 use crate::directory::mapping::Mapping;
 use crate::directory::mapping::Source;
 use crate::directory::phone::{PhoneMatch, PhoneRules};
@@ -458,6 +458,12 @@ impl Directory {
             .filter(|e| self.matches_in(p.filter, e, &memberships))
             .collect();
         let mut incomplete = None;
+        // CONTRACT §9: memberOf items the member sets do not answer (`(memberOf=*)`…) see the
+        // candidates' real values, read for those the rest of the filter leaves undecided.
+        let before_member_of = (self.settings.groups.enabled
+            && group::needs_member_of_values(p.filter))
+        .then(|| group::without_member_of_values(p.filter));
+        let mut undecided = Vec::new();
         for (c, key) in collections {
             let base_object = key.is_some();
             // A base-scope read must find the object even when the filter fails, to tell
@@ -469,26 +475,12 @@ impl Directory {
                     key.as_deref(),
                 )
             } else {
-                self.plan(p.filter, c, None)
+                self.plan(required.collection_filter(p.filter), c, None)
             };
-            // A search every match of which is a member of one of some groups reads those
-            // groups' member lists with the user part pushed down, never all of /users.
-            // Only users are members (CONTRACT §9), so such a search reads no contacts.
-            let sources: Vec<(&GraphQuery, Option<(String, MembershipAssertion)>)> =
-                match (required.is_empty(), c, base_object) {
-                    (false, Collection::Users, false) => {
-                        let lists: Vec<(String, MembershipAssertion)> = required
-                            .iter()
-                            .filter_map(|g| Some((g.id.clone()?, g.assertion.clone())))
-                            .collect();
-                        plan.queries
-                            .iter()
-                            .flat_map(|q| lists.iter().map(move |l| (q, Some(l.clone()))))
-                            .collect()
-                    }
-                    (false, _, false) => continue,
-                    _ => plan.queries.iter().map(|q| (q, None)).collect(),
-                };
+            // A search every match of which is a member of one of some groups (or, in a
+            // union, matches the other alternatives of their OR) reads those groups' member
+            // lists with the user part pushed down, never all of /users (CONTRACT §9).
+            let sources = self.candidate_sources(&required, &plan, c, base_object);
             // Every list is read (and its member set recorded) before any entry is checked,
             // so that a membership is known wherever the filter asks about it.
             let mut batches = Vec::new();
@@ -507,10 +499,10 @@ impl Directory {
                 let mut timed_out = false;
                 let fetched = match &via_group {
                     Some((id, assertion)) => {
-                        self.fetch_members_like(q, id, assertion.nested, p.deadline)
+                        self.fetch_members_like(&q, id, assertion.nested, p.deadline)
                             .await
                     }
-                    None => self.fetch(q, limit, p.deadline).await,
+                    None => self.fetch(&q, limit, p.deadline).await,
                 };
                 let objects = match fetched {
                     Ok(o) => o,
@@ -554,17 +546,33 @@ impl Directory {
                         continue;
                     }
                 }
-                if self.matches_in(p.filter, &entry, &memberships) {
-                    entries.push(entry);
+                match self.check_before_member_of(
+                    before_member_of.as_ref(),
+                    p.filter,
+                    &entry,
+                    &memberships,
+                ) {
+                    Tri::True => entries.push(entry),
+                    Tri::Undefined if before_member_of.is_some() => undecided.push(entry),
+                    _ => {}
                 }
             }
             if base_object && !found_base && incomplete.is_none() {
                 return Err(no_such_object(p.base));
             }
         }
+        let decided = self
+            .decide_with_member_of(
+                undecided,
+                p.filter,
+                &memberships,
+                visible.as_deref(),
+                p.deadline,
+            )
+            .await?;
         // Groups carry no memberOf: a search that requires one reads no group.
         let groups = match groups {
-            GroupReach::All if !required.is_empty() => GroupReach::Nothing,
+            GroupReach::All if required.only_members() => GroupReach::Nothing,
             other => other,
         };
         let group_entries = self
@@ -584,6 +592,8 @@ impl Directory {
             self.add_member_of(&mut entries, visible.as_deref(), p.deadline)
                 .await?;
         }
+        // Already carrying their memberOf values.
+        entries.extend(decided);
         match p.order {
             Some(keys) => order::sort_entries(&mut entries, keys),
             None => order::sort_entries(&mut entries, &[order::default_key(p.filter)]),
