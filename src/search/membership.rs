@@ -3,6 +3,7 @@
 //! resolved once per search to member-id sets, and the user query of a search that requires a
 //! membership sent to the group's member list instead of `/users`. No PDUs, no filter logic.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -203,6 +204,11 @@ pub fn membership_route(
         })
     })
 }
+
+/// One read of a collection's candidates: a query, and the member list it is sent to
+/// instead (the group's id and the assertion whose member set it fills), `None` for the
+/// collection itself.
+pub type CandidateSource<'p> = (Cow<'p, GraphQuery>, Option<(String, MembershipAssertion)>);
 
 /// The memberships a search's user query is routed through (`membership_route`), each
 /// group resolved; empty when the query is not routed.
@@ -464,11 +470,15 @@ impl Directory {
                 out.push_str(&format!("  {}\n", request.shown));
             }
         }
-        if let Some(u) = &route.union {
-            out.push_str("and for the OR's other alternatives:\n");
-            out.push_str(&explain_plan(&self.plan(&u.others, c, None)));
+        match &route.union {
+            Some(u) => {
+                out.push_str("and for the OR's other alternatives:\n");
+                out.push_str(&explain_plan(&self.plan(&u.others, c, None)));
+            }
+            None => {
+                out.push_str("checked locally: the whole LDAP filter, on every user returned\n")
+            }
         }
-        out.push_str("checked locally: the whole LDAP filter, on every user returned\n");
         Some(out)
     }
 
@@ -488,7 +498,7 @@ impl Directory {
             .membership_route(filter)
             .map(|r| r.assertions)
             .unwrap_or_default();
-        let mut out = String::from("\nmemberOf (CONTRACT §9):\n");
+        let mut out = String::new();
         for a in assertions.iter().filter(|a| !routed.contains(a)) {
             let rule = if a.nested { IN_CHAIN_TEXT } else { "" };
             let id = match self.tree.resolve(&a.group_dn) {
@@ -518,7 +528,10 @@ impl Directory {
                 self.settings.max_scan
             ));
         }
-        out
+        if out.is_empty() {
+            return out;
+        }
+        format!("\nmemberOf (CONTRACT §9):\n{out}")
     }
 
     /// The group a `memberOf` assertion names. A `uid=<id>` DN costs no request when no
@@ -600,15 +613,19 @@ impl Directory {
     /// `required.collection_filter`. Routed through memberships, the user query goes to the
     /// member lists (only users are members, CONTRACT §9), and a union's other alternatives
     /// to the collections.
-    pub(super) fn candidate_sources(
+    pub(super) fn candidate_sources<'p>(
         &self,
         required: &RequiredMemberships,
-        plan: &PushdownPlan,
+        plan: &'p PushdownPlan,
         c: Collection,
         base_object: bool,
-    ) -> Vec<(GraphQuery, Option<(String, MembershipAssertion)>)> {
+    ) -> Vec<CandidateSource<'p>> {
         if base_object || required.is_empty() {
-            return plan.queries.iter().map(|q| (q.clone(), None)).collect();
+            return plan
+                .queries
+                .iter()
+                .map(|q| (Cow::Borrowed(q), None))
+                .collect();
         }
         let mut sources = Vec::new();
         if c == Collection::Users {
@@ -621,12 +638,25 @@ impl Directory {
                 .union
                 .as_ref()
                 .map(|u| self.plan(&u.lists, c, None));
-            for q in &list_plan.as_ref().unwrap_or(plan).queries {
-                sources.extend(lists.iter().map(|l| (q.clone(), Some(l.clone()))));
+            match list_plan {
+                Some(own) => {
+                    for q in own.queries {
+                        sources.extend(
+                            lists
+                                .iter()
+                                .map(|l| (Cow::Owned(q.clone()), Some(l.clone()))),
+                        );
+                    }
+                }
+                None => {
+                    for q in &plan.queries {
+                        sources.extend(lists.iter().map(|l| (Cow::Borrowed(q), Some(l.clone()))));
+                    }
+                }
             }
         }
         if required.union.is_some() {
-            sources.extend(plan.queries.iter().map(|q| (q.clone(), None)));
+            sources.extend(plan.queries.iter().map(|q| (Cow::Borrowed(q), None)));
         }
         sources
     }

@@ -490,7 +490,7 @@ impl Groups {
         let mut groups = Groups::default();
         for (n, mut item) in items.into_iter().enumerate() {
             let object = item["group"].take();
-            if !object["id"].as_str().is_some_and(|id| !id.is_empty()) {
+            if object["id"].as_str().is_none_or(str::is_empty) {
                 return Err(format!("groups[{n}]: 'group' needs a string 'id'"));
             }
             let members = match item["members"].take() {
