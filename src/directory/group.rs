@@ -1,7 +1,7 @@
 //! Groups in the directory model (CONTRACT §9): a Graph group as a `groupOfNames` entry, the
-//! group DNs a filter asserts in `memberOf` (equality and the in-chain rule), and the member
-//! sets those assertions are evaluated against. Pure: the member sets are fetched by
-//! `search::membership`; this file never knows how.
+//! group DNs a filter asserts in `memberOf` (equality and the in-chain rule), the member sets
+//! those assertions are evaluated against, and which items need an entry's memberOf values
+//! instead. Pure: sets and values are fetched by `search::membership`; this file never knows how.
 
 use std::collections::{HashMap, HashSet};
 

@@ -1,7 +1,8 @@
-//! Groups at request time (CONTRACT §9, GRAPH.md §12): the entries of `ou=groups` read from
-//! `/groups` and each group's user members, the group DNs of a filter's `memberOf` items
-//! resolved once per search to member-id sets, and the user query of a search that requires a
-//! membership sent to the group's member list instead of `/users`. No PDUs, no filter logic.
+//! Groups at request time (CONTRACT §9, GRAPH.md §12): the entries of `ou=groups` from `/groups`
+//! and member lists, a filter's `memberOf` assertions resolved once per search to member sets,
+//! the user query of a search that requires a membership sent to member lists (or their union
+//! with `/users`), and users' memberOf values where an answer or the filter needs them. No PDUs;
+//! filter evaluation stays in `directory::filter`.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
