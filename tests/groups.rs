@@ -979,3 +979,57 @@ async fn check_online_probes_the_group_permission() {
     assert!(err.contains("GroupMember.Read.All"), "{err}");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn member_of_presence_counts_only_the_groups_served() {
+    let tenant = Tenant::sample();
+    let groups = Groups::sample(&tenant.users, &tenant.contacts);
+    let flat = Flattened::new(&tenant, &groups);
+    let direct_members = |ids: &[u32]| -> BTreeSet<String> {
+        ids.iter()
+            .flat_map(|n| lower(&flat.user_dns(&sample_group_id(*n), false)))
+            .collect()
+    };
+    // group_filter: the Microsoft 365 group (5) is not served, so its members alone have none.
+    let h = start_with(tenant.clone(), |cfg| {
+        cfg.groups.enabled = true;
+        cfg.groups.group_filter = "securityEnabled eq true".into();
+    })
+    .await;
+    h.emu.set_groups(groups.clone());
+    let out = ldapsearch(&["-x", "-H", &h.url(), "-b", USERS, "(memberOf=*)", "1.1"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let security = direct_members(&[1, 2, 3, 4, 6]);
+    assert!(!direct_members(&[5]).is_subset(&security));
+    assert_eq!(set(out.dns()), security);
+    h.stop().await;
+    // visible_groups: only visible users, holding only visible groups.
+    let h = start_with(tenant.clone(), |cfg| {
+        cfg.groups.enabled = true;
+        cfg.graph.visible_groups = vec!["Engineering".into()];
+    })
+    .await;
+    h.emu.set_groups(groups.clone());
+    let out = ldapsearch(&[
+        "-x",
+        "-H",
+        &h.url(),
+        "-b",
+        USERS,
+        "(memberOf=*)",
+        "memberOf",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let visible_groups = set(vec![
+        group_dn(&sample_group_id(2)),
+        group_dn(&sample_group_id(3)),
+    ]);
+    assert_eq!(set(out.dns()), direct_members(&[2, 3]));
+    for (dn, attrs) in out.entries() {
+        for (_, g) in attrs.iter().filter(|(a, _)| a == "memberOf") {
+            assert!(visible_groups.contains(&g.to_lowercase()), "{dn}: {g}");
+        }
+    }
+    h.stop().await;
+}
