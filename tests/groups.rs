@@ -1033,3 +1033,49 @@ async fn member_of_presence_counts_only_the_groups_served() {
     }
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whole_tree_search_no_group_can_match_reads_no_group() {
+    let (h, tenant, groups) = sample_with_groups().await;
+    let flat = Flattened::new(&tenant, &groups);
+    let url = h.url();
+    let engineering = sample_group_id(2);
+    let members = lower(&flat.user_dns(&engineering, false));
+    for (filter, expected) in [
+        (
+            "(&(objectClass=person)(uid=b*))".to_string(),
+            users_starting(&flat, "b"),
+        ),
+        (
+            format!(
+                "(&(objectClass=inetOrgPerson)(|(memberOf={})(uid=b*)))",
+                group_dn(&engineering)
+            ),
+            members
+                .union(&users_starting(&flat, "b"))
+                .cloned()
+                .collect(),
+        ),
+    ] {
+        h.emu.reset_stats();
+        let out = ldapsearch(&["-x", "-H", &url, "-b", BASE, &filter, "1.1"]).await;
+        assert_eq!(out.code, 0, "{filter}: {}", out.stderr);
+        assert_eq!(set(out.dns()), expected, "{filter}");
+        let log = h.emu.request_log();
+        assert!(
+            log.iter().all(|l| !l.contains("/v1.0/groups?")),
+            "{filter}: no group list: {log:#?}"
+        );
+    }
+    // A filter a group may match still reads them.
+    h.emu.reset_stats();
+    let out = ldapsearch(&["-x", "-H", &url, "-b", BASE, "(cn=Platform*)", "1.1"]).await;
+    assert_eq!(out.dns(), [group_dn(&sample_group_id(3))]);
+    assert!(
+        h.emu
+            .request_log()
+            .iter()
+            .any(|l| l.contains("/v1.0/groups?"))
+    );
+    h.stop().await;
+}

@@ -46,7 +46,7 @@ pub fn group_entry(obj: &Value, member_dns: Vec<String>, tree: &Tree, ad: bool) 
     push_named(
         &mut entry,
         "objectClass",
-        ["top", "groupOfNames", "group"].map(String::from).to_vec(),
+        GROUP_CLASSES.map(String::from).to_vec(),
     );
     push_named(&mut entry, "uid", vec![id.to_string()]);
     push_named(&mut entry, "cn", text("displayName"));
@@ -62,6 +62,51 @@ pub fn group_entry(obj: &Value, member_dns: Vec<String>, tree: &Tree, ad: bool) 
     }
     tree.add_operational(&mut entry, "groupOfNames", false);
     Some(entry)
+}
+
+/// The objectClass values every group entry carries (`group_entry`).
+const GROUP_CLASSES: [&str; 3] = ["top", "groupOfNames", "group"];
+
+/// An entry standing for every group before any is read: a group's objectClass values and
+/// nothing else. See `as_on_any_group`.
+pub fn any_group_template(tree: &Tree) -> Entry {
+    let mut entry = Entry::new(tree.group_dn("00000000-0000-0000-0000-000000000000"));
+    push_named(
+        &mut entry,
+        "objectClass",
+        GROUP_CLASSES.map(String::from).to_vec(),
+    );
+    entry
+}
+
+/// `f` as it stands on any group entry: items on objectClass (the same values on every
+/// group) and on memberOf (no group carries one, and member sets hold users only) as
+/// written, every other item Undefined. Evaluated on `any_group_template`, FALSE means no
+/// group can match `f` (Kleene logic is monotone), so a search need not read the groups.
+pub fn as_on_any_group(f: &LdapFilter) -> LdapFilter {
+    let named = |attr: &str, name: &str| schema::attribute(attr).is_some_and(|a| a.name == name);
+    let same_on_every_group = |attr: &str| named(attr, "objectClass") || is_member_of(attr);
+    match f {
+        LdapFilter::And(items) => LdapFilter::And(items.iter().map(as_on_any_group).collect()),
+        LdapFilter::Or(items) => LdapFilter::Or(items.iter().map(as_on_any_group).collect()),
+        LdapFilter::Not(inner) => LdapFilter::Not(Box::new(as_on_any_group(inner))),
+        LdapFilter::Present(attr)
+        | LdapFilter::Equality(attr, _)
+        | LdapFilter::Substring(attr, _)
+        | LdapFilter::GreaterOrEqual(attr, _)
+        | LdapFilter::LessOrEqual(attr, _)
+        | LdapFilter::Approx(attr, _)
+            if same_on_every_group(attr) =>
+        {
+            f.clone()
+        }
+        LdapFilter::Extensible(m)
+            if !m.dn_attributes && m.type_.as_deref().is_some_and(same_on_every_group) =>
+        {
+            f.clone()
+        }
+        _ => undefined_item(),
+    }
 }
 
 /// One `memberOf` assertion of a filter: the group DN as written, and whether it is the
@@ -403,6 +448,61 @@ mod tests {
         assert_eq!(after("(&(cn=alice)(memberOf=*))"), Tri::True);
         assert_eq!(after("(!(memberOf=*))"), Tri::False);
         assert_eq!(after(&format!("(memberOf:2.5.13.1:={g})")), Tri::True);
+    }
+
+    #[test]
+    fn a_filter_no_group_can_match_is_known_before_reading_groups() {
+        use crate::directory::filter::{MatchContext, evaluate};
+        use crate::directory::mapping::Mapping;
+        use crate::directory::phone::{PhoneMatch, PhoneRules};
+        let tree = tree();
+        let mapping = Mapping::default_mapping();
+        let phone = PhoneRules::new(PhoneMatch::E164, "US").unwrap();
+        let m = Memberships::default();
+        let ctx = MatchContext {
+            phone: &phone,
+            mapping: &mapping,
+            memberships: Some(&m),
+        };
+        let template = any_group_template(&tree);
+        let real = group_entry(
+            &json!({"id": "g1", "displayName": "Sales", "mail": "s@x"}),
+            vec![tree.user_dn("a@x")],
+            &tree,
+            false,
+        )
+        .unwrap();
+        let on = |s: &str| {
+            let f = parse_filter(s).unwrap();
+            (
+                evaluate(&as_on_any_group(&f), &template, &ctx),
+                evaluate(&f, &real, &ctx),
+            )
+        };
+        // FALSE on every group: the search reads none.
+        for none in [
+            "(objectClass=person)",
+            "(&(objectClass=inetOrgPerson)(|(cn=s*)(memberOf=uid=g1,ou=groups,dc=x)))",
+            "(&(objectCategory=person)(objectClass=user))",
+            "(memberOf=*)",
+            "(!(objectClass=group))",
+        ] {
+            let (any, real) = on(none);
+            assert_eq!(any, Tri::False, "{none}");
+            assert_eq!(real, Tri::False, "{none}");
+        }
+        // Anything a group may hold leaves it open, and the real group decides.
+        for open in [
+            "(cn=s*)",
+            "(|(objectClass=person)(mail=s@x))",
+            "(uid=g1)",
+            "(:2.5.13.2:=sales)",
+        ] {
+            let (any, real) = on(open);
+            assert_ne!(any, Tri::False, "{open}");
+            assert_eq!(real, Tri::True, "{open}");
+        }
+        assert_eq!(on("(objectClass=groupOfNames)").0, Tri::True);
     }
 
     #[test]

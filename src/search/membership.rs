@@ -17,8 +17,8 @@ use crate::directory::Collection;
 use crate::directory::entry::Entry;
 use crate::directory::filter::{Tri, evaluate};
 use crate::directory::group::{
-    GroupKey, MembershipAssertion, Memberships, group_entry, membership_assertion,
-    membership_assertions, needs_member_of_values, occurrences,
+    GroupKey, MembershipAssertion, Memberships, any_group_template, as_on_any_group, group_entry,
+    membership_assertion, membership_assertions, needs_member_of_values, occurrences,
 };
 use crate::directory::tree::Target;
 use crate::error::LdapError;
@@ -823,6 +823,16 @@ impl Directory {
             .await?;
         undecided.retain(|e| self.matches_in(filter, e, memberships));
         Ok(undecided)
+    }
+
+    /// False when no group entry can match `filter`, known from the objectClass and memberOf
+    /// items alone (`group::as_on_any_group`): then the groups are not read.
+    pub(super) fn groups_may_match(&self, filter: &LdapFilter, memberships: &Memberships) -> bool {
+        evaluate(
+            &as_on_any_group(filter),
+            &any_group_template(&self.tree),
+            &self.match_context(Some(memberships)),
+        ) != Tri::False
     }
 
     /// The group entries a search reaches, each with its user members as `member`. All

@@ -570,9 +570,14 @@ impl Directory {
                 p.deadline,
             )
             .await?;
-        // Groups carry no memberOf: a search that requires one reads no group.
+        // Groups carry no memberOf: a search that requires one reads no group, nor one
+        // whose filter no group can match (`(objectClass=person)`…).
         let groups = match groups {
-            GroupReach::All if required.only_members() => GroupReach::Nothing,
+            GroupReach::All
+                if required.only_members() || !self.groups_may_match(p.filter, &memberships) =>
+            {
+                GroupReach::Nothing
+            }
             other => other,
         };
         let group_entries = self
