@@ -210,12 +210,14 @@ pub fn explain(
     let base = base.unwrap_or(directory.tree.base_dn());
     let mut out = format!("search base \"{base}\" scope {scope:?} filter {filter}\n");
     let crate::search::Coverage {
-        fixed, collections, ..
+        fixed,
+        collections,
+        groups,
     } = directory.coverage(base, scope).map_err(|e| e.message)?;
     for e in &fixed {
         out.push_str(&format!("fixed entry (no Graph request): {}\n", e.dn));
     }
-    if collections.is_empty() {
+    if collections.is_empty() && groups == crate::search::membership::GroupReach::Nothing {
         out.push_str("no Graph request\n");
     }
     for (c, key) in collections {
@@ -246,6 +248,7 @@ pub fn explain(
         }
         out.push_str(&explain_plan(&pushdown));
     }
+    out.push_str(&directory.explain_groups(&groups, &f));
     out.push_str(&directory.explain_member_of_items(&f));
     out.push_str(&format!(
         "\nlocal check: every entry returned by Graph is re-checked against {filter} \

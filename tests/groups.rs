@@ -909,6 +909,12 @@ async fn explain_names_the_member_lists_a_search_reads() {
     assert!(text.contains("startsWith(userPrincipalName,'b')"), "{text}");
     let text = explain("(memberOf=*)".into());
     assert!(text.contains("/memberOf/microsoft.graph.group"), "{text}");
+    // From the whole tree: whether the groups are read too.
+    let whole = |filter: &str| ldap_graph_gateway::app::explain(&cfg, None, "sub", filter).unwrap();
+    let text = whole("(&(objectClass=person)(uid=b*))");
+    assert!(text.contains("exclude every group"), "{text}");
+    let text = whole("(cn=Platform*)");
+    assert!(text.contains("GET /v1.0/groups?"), "{text}");
     h.stop().await;
 }
 

@@ -483,6 +483,44 @@ impl Directory {
         Some(out)
     }
 
+    /// What `explain` prints for the groups a search reaches (CONTRACT §9), without Graph.
+    pub fn explain_groups(&self, reach: &GroupReach, filter: &LdapFilter) -> String {
+        let list = self.groups_list_request(None).shown;
+        let lists = "plus one member list per group (/v1.0/groups/{id}/members/microsoft.graph.user, \
+                     one request per 999 members), for its member values";
+        match reach {
+            GroupReach::Nothing => String::new(),
+            GroupReach::One(key) => format!(
+                "\n/groups:\nrequest 1: {}\n{lists}\n",
+                self.groups_named_request(key).shown
+            ),
+            GroupReach::All => {
+                let only_members = self
+                    .membership_route(filter)
+                    .is_some_and(|r| r.union.is_none());
+                if only_members {
+                    return "\n/groups:\nno Graph request: every match is a member of a group, \
+                            and groups are no members\n"
+                        .to_string();
+                }
+                if !self.groups_may_match(filter, &Memberships::default()) {
+                    return "\n/groups:\nno Graph request: the filter's objectClass and memberOf \
+                            items exclude every group\n"
+                        .to_string();
+                }
+                match required_member(filter) {
+                    Some(dn) => format!(
+                        "\n/groups:\nthe groups {dn} is a direct member of: \
+                         GET /v1.0/users/{{upn}}/memberOf/microsoft.graph.group, {lists}\n"
+                    ),
+                    None => format!(
+                        "\n/groups:\nrequest 1: {list} (every group within [groups] group_filter)\n{lists}\n"
+                    ),
+                }
+            }
+        }
+    }
+
     /// What `explain` adds about the `memberOf` items a route does not read: the member
     /// lists read in full, and the memberOf values read per user (CONTRACT §9).
     pub fn explain_member_of_items(&self, filter: &LdapFilter) -> String {
