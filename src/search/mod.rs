@@ -561,6 +561,10 @@ impl Directory {
                 return Err(no_such_object(p.base));
             }
         }
+        // Past the time limit the undecided are left out, as the pages not read.
+        if incomplete.is_some() {
+            undecided.clear();
+        }
         let decided = self
             .decide_with_member_of(
                 undecided,
