@@ -412,7 +412,7 @@ impl Directory {
         if !self.settings.groups.enabled {
             return None;
         }
-        let route = self.membership_route(filter)?;
+        let route = self.user_route(filter)?;
         let mut out = String::new();
         match (&route.union, c) {
             (None, Collection::Users) => out.push_str(
@@ -495,9 +495,7 @@ impl Directory {
                 self.groups_named_request(key).shown
             ),
             GroupReach::All => {
-                let only_members = self
-                    .membership_route(filter)
-                    .is_some_and(|r| r.union.is_none());
+                let only_members = self.user_route(filter).is_some_and(|r| r.union.is_none());
                 if only_members {
                     return "\n/groups:\nno Graph request: every match is a member of a group, \
                             and groups are no members\n"
@@ -534,7 +532,7 @@ impl Directory {
                 .to_string();
         }
         let routed = self
-            .membership_route(filter)
+            .user_route(filter)
             .map(|r| r.assertions)
             .unwrap_or_default();
         let mut out = String::new();
@@ -620,7 +618,7 @@ impl Directory {
         if !self.settings.groups.enabled {
             return Ok((memberships, required));
         }
-        let route = self.membership_route(filter);
+        let route = self.user_route(filter);
         let must = route.as_ref().map_or(&[][..], |r| r.assertions.as_slice());
         for assertion in membership_assertions(filter) {
             let resolved = self.resolve_group(&assertion, deadline).await?;
@@ -639,11 +637,9 @@ impl Directory {
     }
 
     /// `membership_route` with this directory's plans deciding what narrows `/users`.
-    pub fn membership_route(&self, filter: &LdapFilter) -> Option<MembershipRoute> {
+    pub fn user_route(&self, filter: &LdapFilter) -> Option<MembershipRoute> {
         membership_route(filter, &|f| {
-            !self
-                .plan(f, crate::directory::Collection::Users, None)
-                .unbounded
+            !self.plan(f, Collection::Users, None).unbounded
         })
     }
 
@@ -887,7 +883,7 @@ impl Directory {
             GroupReach::Nothing => return Ok(Vec::new()),
             // `(member=<user DN>)`: only the groups that user is a direct member of.
             GroupReach::All if required_member(filter).is_some() => {
-                let Some(Target::Object(crate::directory::Collection::Users, upn)) =
+                let Some(Target::Object(Collection::Users, upn)) =
                     required_member(filter).map(|dn| self.tree.resolve(dn))
                 else {
                     return Ok(Vec::new());
