@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::directory::filter::parse_filter;
 use crate::directory::mapping::Mapping;
 use crate::directory::phone::PhoneRules;
-use crate::graph::GraphClient;
+use crate::graph::{GraphClient, GraphError};
 use crate::ldap::gateway::Gateway;
 use crate::ldap::server::{self, RunningServer};
 use crate::ldap::throttle::BindGuard;
@@ -210,16 +210,25 @@ pub fn explain(
     let base = base.unwrap_or(directory.tree.base_dn());
     let mut out = format!("search base \"{base}\" scope {scope:?} filter {filter}\n");
     let crate::search::Coverage {
-        fixed, collections, ..
+        fixed,
+        collections,
+        groups,
     } = directory.coverage(base, scope).map_err(|e| e.message)?;
     for e in &fixed {
         out.push_str(&format!("fixed entry (no Graph request): {}\n", e.dn));
     }
-    if collections.is_empty() {
+    if collections.is_empty() && groups == crate::search::membership::GroupReach::Nothing {
         out.push_str("no Graph request\n");
     }
     for (c, key) in collections {
         out.push_str(&format!("\n/{}:\n", c.graph_path()));
+        // CONTRACT §9: a search that requires a membership reads member lists instead.
+        if key.is_none()
+            && let Some(route) = directory.explain_route(&f, c)
+        {
+            out.push_str(&route);
+            continue;
+        }
         // Offline the index is never loaded: this is the spelling-pushdown path.
         let pushdown = directory.plan(&f, c, key.as_deref());
         if cfg.phone.index && !pushdown.phone_index.is_empty() {
@@ -239,6 +248,8 @@ pub fn explain(
         }
         out.push_str(&explain_plan(&pushdown));
     }
+    out.push_str(&directory.explain_groups(&groups, &f));
+    out.push_str(&directory.explain_member_of_items(&f));
     out.push_str(&format!(
         "\nlocal check: every entry returned by Graph is re-checked against {filter} \
          with LDAP matching rules (phone match: {:?})\n",
@@ -247,8 +258,33 @@ pub fn explain(
     Ok(out)
 }
 
-/// `check --online`: a token and one Graph query.
+/// The request `check --online` probes the group permission with (`[groups] enabled`).
+const GROUPS_PROBE: &str = "/v1.0/groups?$top=1&$select=id";
+
+/// `check --online`: a token and one Graph query; with `[groups] enabled`, one group read
+/// too, which needs GroupMember.Read.All (CONTRACT §9, GRAPH.md §12).
 pub async fn check_online(cfg: &Config) -> Result<String, String> {
     let graph = GraphClient::new(cfg.graph.client.clone()).map_err(|e| e.to_string())?;
-    graph.check_online().await.map_err(|e| e.to_string())
+    let mut report = graph.check_online().await.map_err(|e| e.to_string())?;
+    if cfg.groups.enabled {
+        let deadline = tokio::time::Instant::now() + graph.request_timeout();
+        match graph.get_path(GROUPS_PROBE, deadline).await {
+            Ok(page) => report.push_str(&format!(
+                "\nGET {GROUPS_PROBE}: ok ({} group(s) returned; [groups] enabled can read groups)",
+                page.items.len()
+            )),
+            Err(GraphError::Rejected {
+                status: 403, code, ..
+            }) => {
+                return Err(format!(
+                    "{report}\nGET {GROUPS_PROBE}: 403 {code}: the app may not read groups, which \
+                     [groups] enabled needs: grant it the application permission \
+                     GroupMember.Read.All (or Group.Read.All) with admin consent, or set \
+                     [groups] enabled = false"
+                ));
+            }
+            Err(e) => return Err(format!("{report}\nGET {GROUPS_PROBE}: {e}")),
+        }
+    }
+    Ok(report)
 }

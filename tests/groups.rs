@@ -675,3 +675,419 @@ async fn member_of_is_served_only_when_asked_for() {
     );
     h.stop().await;
 }
+
+/// The enabled users' DNs (lowercase) whose uid starts with `prefix` ("" for all).
+fn users_starting(flat: &Flattened<'_>, prefix: &str) -> BTreeSet<String> {
+    flat.users
+        .values()
+        .map(|u| {
+            format!(
+                "uid={},ou=users,{BASE}",
+                u["userPrincipalName"].as_str().unwrap()
+            )
+            .to_lowercase()
+        })
+        .filter(|dn| dn.starts_with(&format!("uid={prefix}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn member_of_presence_is_true_for_every_user_in_a_group() {
+    let (h, tenant, groups) = sample_with_groups().await;
+    let flat = Flattened::new(&tenant, &groups);
+    let url = h.url();
+    // The harness's view: users that are a direct member of some group.
+    let in_a_group: BTreeSet<String> = (1..=6)
+        .flat_map(|n| lower(&flat.user_dns(&sample_group_id(n), false)))
+        .collect();
+    let everyone = users_starting(&flat, "");
+    assert!(!in_a_group.is_empty() && in_a_group.len() < everyone.len());
+    let search = |filter: String, attrs: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            let mut args = vec!["-x", "-H", url.as_str(), "-b", USERS, filter.as_str()];
+            args.extend_from_slice(attrs);
+            let out = ldapsearch(&args).await;
+            assert_eq!(out.code, 0, "{filter}: {}", out.stderr);
+            out
+        }
+    };
+    let dns = |out: common::LdapSearchOutput| set(out.dns());
+    assert_eq!(
+        dns(search("(memberOf=*)".into(), &["1.1"]).await),
+        in_a_group
+    );
+    let outside: BTreeSet<String> = everyone.difference(&in_a_group).cloned().collect();
+    assert_eq!(
+        dns(search("(&(objectClass=person)(!(memberOf=*)))".into(), &["1.1"]).await),
+        outside
+    );
+    // Substrings and the other rules see the same values (slapd: distinguishedNameMatch).
+    let platform = group_dn(&sample_group_id(3));
+    assert_eq!(
+        dns(search(format!("(memberOf:2.5.13.1:={platform})"), &["1.1"]).await),
+        lower(&flat.user_dns(&sample_group_id(3), false))
+    );
+    // Cost: one memberOf read per candidate the rest of the filter leaves undecided.
+    let m_users = users_starting(&flat, "m");
+    h.emu.reset_stats();
+    let out = search("(&(uid=m*)(memberOf=*))".into(), &["1.1"]).await;
+    assert_eq!(
+        dns(out),
+        m_users.intersection(&in_a_group).cloned().collect()
+    );
+    let log = h.emu.request_log();
+    let reads = log.iter().filter(|l| l.contains("/memberOf/")).count();
+    assert_eq!(reads, m_users.len(), "{log:#?}");
+    assert_eq!(log.len(), reads + 1, "one /users query: {log:#?}");
+    // An entry the rest of the filter already decides costs nothing.
+    h.emu.reset_stats();
+    let out = search("(&(uid=m*)(|(uid=ma*)(memberOf=*)))".into(), &["1.1"]).await;
+    let either: BTreeSet<String> = m_users
+        .iter()
+        .filter(|dn| dn.starts_with("uid=ma") || in_a_group.contains(*dn))
+        .cloned()
+        .collect();
+    assert_eq!(dns(out), either);
+    let reads = h
+        .emu
+        .request_log()
+        .iter()
+        .filter(|l| l.contains("/memberOf/"))
+        .count();
+    let undecided = m_users.iter().filter(|d| !d.starts_with("uid=ma")).count();
+    assert_eq!(reads, undecided);
+    // Asked for too, memberOf is read once per entry and served.
+    h.emu.reset_stats();
+    let out = search("(&(uid=m*)(memberOf=*))".into(), &["memberOf"]).await;
+    let entries = out.entries();
+    assert!(!entries.is_empty());
+    for (dn, attrs) in &entries {
+        assert!(attrs.iter().any(|(a, _)| a == "memberOf"), "{dn}");
+    }
+    let reads = h
+        .emu
+        .request_log()
+        .iter()
+        .filter(|l| l.contains("/memberOf/"))
+        .count();
+    assert_eq!(reads, m_users.len(), "no second read for the answer");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_membership_or_with_other_alternatives_reads_their_union() {
+    // Bounded: the same requests on the sample tenant and on one with 3,000 more users.
+    for big in [false, true] {
+        let tenant = if big {
+            let mut t = Tenant::sample();
+            let extra = big_tenant(3_000).0.users;
+            t.users.extend(extra);
+            t
+        } else {
+            Tenant::sample()
+        };
+        let groups = Groups::sample(&tenant.users, &tenant.contacts);
+        let h = start_with(tenant.clone(), |cfg| {
+            cfg.groups.enabled = true;
+            // Every search's requests are counted, none answered from the cache.
+            cfg.search.cache_ttl_secs = 0;
+        })
+        .await;
+        h.emu.set_groups(groups.clone());
+        let flat = Flattened::new(&tenant, &groups);
+        let url = h.url();
+        let engineering = sample_group_id(2);
+        let b_users = users_starting(&flat, "b");
+        for (item, nested) in [
+            (format!("(memberOf={})", group_dn(&engineering)), false),
+            (
+                format!("(memberOf:1.2.840.113556.1.4.1941:=cn=All Staff,ou=groups,{BASE})"),
+                true,
+            ),
+        ] {
+            let group = if nested {
+                sample_group_id(1)
+            } else {
+                engineering.clone()
+            };
+            let members = lower(&flat.user_dns(&group, nested));
+            let filter = format!("(|{item}(uid=b*))");
+            h.emu.reset_stats();
+            let out = ldapsearch(&["-x", "-H", &url, "-b", USERS, &filter, "1.1"]).await;
+            assert_eq!(out.code, 0, "{filter}: {}", out.stderr);
+            assert_eq!(
+                set(out.dns()),
+                members.union(&b_users).cloned().collect(),
+                "{filter}"
+            );
+            let log = h.emu.request_log();
+            let relation = if nested {
+                "/transitiveMembers/"
+            } else {
+                "/members/"
+            };
+            assert!(
+                log.iter().any(|l| l.contains(relation)),
+                "{filter}: {log:#?}"
+            );
+            let users: Vec<&String> = log.iter().filter(|l| l.contains("/v1.0/users?")).collect();
+            assert_eq!(users.len(), 1, "{filter}: {log:#?}");
+            assert!(users[0].contains("startsWith"), "narrowed: {}", users[0]);
+            // The name lookup (All Staff), the member list and /users: nothing per user.
+            assert!(log.len() <= 3, "{filter}: {log:#?}");
+            // Under an AND the rest of the filter goes into both reads.
+            let filter = format!("(&(objectClass=person)(|{item}(uid=b*))(sn=*))");
+            let out = ldapsearch(&["-x", "-H", &url, "-b", USERS, &filter, "1.1"]).await;
+            let with_surname: BTreeSet<String> = flat
+                .users
+                .values()
+                .filter(|u| u["surname"].as_str().is_some_and(|s| !s.trim().is_empty()))
+                .map(|u| {
+                    format!(
+                        "uid={},ou=users,{BASE}",
+                        u["userPrincipalName"].as_str().unwrap()
+                    )
+                    .to_lowercase()
+                })
+                .collect();
+            let expected: BTreeSet<String> = members
+                .union(&b_users)
+                .filter(|dn| with_surname.contains(*dn))
+                .cloned()
+                .collect();
+            assert_eq!(set(out.dns()), expected, "{filter}");
+        }
+        if big {
+            h.stop().await;
+            continue;
+        }
+        // NOT of a membership stays a bounded scan of /users: every non-member matches.
+        h.emu.reset_stats();
+        let filter = format!(
+            "(&(objectClass=person)(|(!(memberOf={}))(uid=b*)))",
+            group_dn(&engineering)
+        );
+        let out = ldapsearch(&["-x", "-H", &url, "-b", USERS, &filter, "1.1"]).await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let members = lower(&flat.user_dns(&engineering, false));
+        let expected: BTreeSet<String> = users_starting(&flat, "")
+            .into_iter()
+            .filter(|dn| !members.contains(dn) || dn.starts_with("uid=b"))
+            .collect();
+        let got = set(out.dns());
+        assert!(
+            got == expected,
+            "{filter}: only gateway {:?}, only expected {:?}",
+            got.difference(&expected).collect::<Vec<_>>(),
+            expected.difference(&got).collect::<Vec<_>>()
+        );
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_names_the_member_lists_a_search_reads() {
+    let (h, _tenant, _groups) = sample_with_groups().await;
+    let engineering = sample_group_id(2);
+    let cfg = h.cfg.clone();
+    let explain = |filter: String| {
+        ldap_graph_gateway::app::explain(&cfg, Some(USERS), "sub", &filter).unwrap()
+    };
+    let text = explain(format!("(&(sn=a*)(memberOf={}))", group_dn(&engineering)));
+    assert!(
+        text.contains(&format!(
+            "/v1.0/groups/{engineering}/members/microsoft.graph.user?$filter="
+        )),
+        "{text}"
+    );
+    assert!(text.contains("startsWith(surname,'a')"), "{text}");
+    let text = explain(format!(
+        "(memberOf:1.2.840.113556.1.4.1941:=cn=All Staff,ou=groups,{BASE})"
+    ));
+    assert!(text.contains("displayName eq 'All Staff'"), "{text}");
+    assert!(
+        text.contains("/transitiveMembers/microsoft.graph.user"),
+        "{text}"
+    );
+    let text = explain(format!("(|(memberOf={})(uid=b*))", group_dn(&engineering)));
+    assert!(text.contains("a union"), "{text}");
+    assert!(text.contains("startsWith(userPrincipalName,'b')"), "{text}");
+    let text = explain("(memberOf=*)".into());
+    assert!(text.contains("/memberOf/microsoft.graph.group"), "{text}");
+    // From the whole tree: whether the groups are read too.
+    let whole = |filter: &str| ldap_graph_gateway::app::explain(&cfg, None, "sub", filter).unwrap();
+    let text = whole("(&(objectClass=person)(uid=b*))");
+    assert!(text.contains("exclude every group"), "{text}");
+    let text = whole("(cn=Platform*)");
+    assert!(text.contains("GET /v1.0/groups?"), "{text}");
+    h.stop().await;
+}
+
+/// A Graph stand-in for `check --online`: tokens for anyone, one user, and 403 on
+/// `/groups` as Graph answers an app without GroupMember.Read.All.
+async fn graph_refusing_groups() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&request).to_string();
+                let (status, body) = if head.contains("/oauth2/v2.0/token") {
+                    (
+                        "200 OK",
+                        json!({"token_type": "Bearer", "expires_in": 3599, "access_token": "t"}),
+                    )
+                } else if head.starts_with("GET /v1.0/groups") {
+                    (
+                        "403 Forbidden",
+                        json!({"error": {"code": "Authorization_RequestDenied",
+                            "message": "Insufficient privileges to complete the operation."}}),
+                    )
+                } else {
+                    ("200 OK", json!({"value": [{"id": "u1"}]}))
+                };
+                let body = body.to_string();
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_online_probes_the_group_permission() {
+    let (h, _tenant, _groups) = sample_with_groups().await;
+    // Against the emulator the probe passes.
+    let report = ldap_graph_gateway::app::check_online(&h.cfg).await.unwrap();
+    assert!(report.contains("/v1.0/groups?$top=1"), "{report}");
+    // Without groups there is no probe.
+    let mut off = h.cfg.clone();
+    off.groups.enabled = false;
+    let report = ldap_graph_gateway::app::check_online(&off).await.unwrap();
+    assert!(!report.contains("/groups"), "{report}");
+    // An app without the permission hears which one to grant.
+    let refusing = graph_refusing_groups().await;
+    let mut cfg = h.cfg.clone();
+    cfg.graph.client.login_url = format!("http://{refusing}");
+    cfg.graph.client.graph_url = format!("http://{refusing}");
+    let err = ldap_graph_gateway::app::check_online(&cfg)
+        .await
+        .unwrap_err();
+    assert!(err.contains("403"), "{err}");
+    assert!(err.contains("GroupMember.Read.All"), "{err}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn member_of_presence_counts_only_the_groups_served() {
+    let tenant = Tenant::sample();
+    let groups = Groups::sample(&tenant.users, &tenant.contacts);
+    let flat = Flattened::new(&tenant, &groups);
+    let direct_members = |ids: &[u32]| -> BTreeSet<String> {
+        ids.iter()
+            .flat_map(|n| lower(&flat.user_dns(&sample_group_id(*n), false)))
+            .collect()
+    };
+    // group_filter: the Microsoft 365 group (5) is not served, so its members alone have none.
+    let h = start_with(tenant.clone(), |cfg| {
+        cfg.groups.enabled = true;
+        cfg.groups.group_filter = "securityEnabled eq true".into();
+    })
+    .await;
+    h.emu.set_groups(groups.clone());
+    let out = ldapsearch(&["-x", "-H", &h.url(), "-b", USERS, "(memberOf=*)", "1.1"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let security = direct_members(&[1, 2, 3, 4, 6]);
+    assert!(!direct_members(&[5]).is_subset(&security));
+    assert_eq!(set(out.dns()), security);
+    h.stop().await;
+    // visible_groups: only visible users, holding only visible groups.
+    let h = start_with(tenant.clone(), |cfg| {
+        cfg.groups.enabled = true;
+        cfg.graph.visible_groups = vec!["Engineering".into()];
+    })
+    .await;
+    h.emu.set_groups(groups.clone());
+    let out = ldapsearch(&[
+        "-x",
+        "-H",
+        &h.url(),
+        "-b",
+        USERS,
+        "(memberOf=*)",
+        "memberOf",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let visible_groups = set(vec![
+        group_dn(&sample_group_id(2)),
+        group_dn(&sample_group_id(3)),
+    ]);
+    assert_eq!(set(out.dns()), direct_members(&[2, 3]));
+    for (dn, attrs) in out.entries() {
+        for (_, g) in attrs.iter().filter(|(a, _)| a == "memberOf") {
+            assert!(visible_groups.contains(&g.to_lowercase()), "{dn}: {g}");
+        }
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whole_tree_search_no_group_can_match_reads_no_group() {
+    let (h, tenant, groups) = sample_with_groups().await;
+    let flat = Flattened::new(&tenant, &groups);
+    let url = h.url();
+    let engineering = sample_group_id(2);
+    let members = lower(&flat.user_dns(&engineering, false));
+    for (filter, expected) in [
+        (
+            "(&(objectClass=person)(uid=b*))".to_string(),
+            users_starting(&flat, "b"),
+        ),
+        (
+            format!(
+                "(&(objectClass=inetOrgPerson)(|(memberOf={})(uid=b*)))",
+                group_dn(&engineering)
+            ),
+            members
+                .union(&users_starting(&flat, "b"))
+                .cloned()
+                .collect(),
+        ),
+    ] {
+        h.emu.reset_stats();
+        let out = ldapsearch(&["-x", "-H", &url, "-b", BASE, &filter, "1.1"]).await;
+        assert_eq!(out.code, 0, "{filter}: {}", out.stderr);
+        assert_eq!(set(out.dns()), expected, "{filter}");
+        let log = h.emu.request_log();
+        assert!(
+            log.iter().all(|l| !l.contains("/v1.0/groups?")),
+            "{filter}: no group list: {log:#?}"
+        );
+    }
+    // A filter a group may match still reads them.
+    h.emu.reset_stats();
+    let out = ldapsearch(&["-x", "-H", &url, "-b", BASE, "(cn=Platform*)", "1.1"]).await;
+    assert_eq!(out.dns(), [group_dn(&sample_group_id(3))]);
+    assert!(
+        h.emu
+            .request_log()
+            .iter()
+            .any(|l| l.contains("/v1.0/groups?"))
+    );
+    h.stop().await;
+}

@@ -146,8 +146,9 @@ fn oracle(t: &Tenant, groups: &Groups) -> Slapd {
     .unwrap_or_else(|e| panic!("slapd: {e}"))
 }
 
-/// The searches: each membership form alone, under AND with user conditions, OR, NOT, two
-/// groups at once, and `member` on the groups.
+/// The searches: each membership form alone, under AND with user conditions, OR (with
+/// other alternatives: a union), NOT, two groups at once, memberOf presence and other rules,
+/// and `member` on the groups.
 fn filters(users: &[tenant::Person]) -> Vec<String> {
     let mut out = Vec::new();
     for n in 1..=6 {
@@ -169,7 +170,26 @@ fn filters(users: &[tenant::Person]) -> Vec<String> {
             out.push(format!(
                 "(&(|{item}(memberOf={other}))(!(memberOf={other})))"
             ));
+            // A union of member lists and /users (CONTRACT §9).
+            out.push(format!("(|{item}(cn=a*))"));
+            out.push(format!("(&(objectClass=person)(|(givenName=j*){item}))"));
+            out.push(format!("(&(sn=*)(|{item}(mail=b*)(cn=*son)))"));
         }
+        // memberOf items no member list answers see the real values.
+        out.push(format!("(memberOf:2.5.13.1:={g})"));
+        out.push(format!("(&(memberOf=*)(!(memberOf={g})))"));
+    }
+    for presence in [
+        "(memberOf=*)",
+        "(!(memberOf=*))",
+        "(&(objectClass=person)(!(memberOf=*)))",
+        "(&(memberOf=*)(cn=a*))",
+        "(|(memberOf=*)(sn=Smith))",
+        "(|(!(memberOf=*))(cn=b*))",
+        "(memberOf=uid=*)",
+        "(!(memberOf=uid=*))",
+    ] {
+        out.push(presence.to_string());
     }
     for p in users.iter().step_by(40) {
         out.push(format!("(member={})", p.dn));

@@ -1,8 +1,10 @@
-//! Groups at request time (CONTRACT §9, GRAPH.md §12): the entries of `ou=groups` read from
-//! `/groups` and each group's user members, the group DNs of a filter's `memberOf` items
-//! resolved once per search to member-id sets, and the user query of a search that requires a
-//! membership sent to the group's member list instead of `/users`. No PDUs, no filter logic.
+//! Groups at request time (CONTRACT §9, GRAPH.md §12): the entries of `ou=groups` from `/groups`
+//! and member lists, a filter's `memberOf` assertions resolved once per search to member sets,
+//! the user query of a search that requires a membership sent to member lists (or their union
+//! with `/users`), and users' memberOf values where an answer or the filter needs them. No PDUs;
+//! filter evaluation stays in `directory::filter`.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -11,16 +13,18 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{Directory, FetchError, Fetched, ScanBound, fetch_request};
+use crate::directory::Collection;
 use crate::directory::entry::Entry;
+use crate::directory::filter::{Tri, evaluate};
 use crate::directory::group::{
-    GroupKey, MembershipAssertion, Memberships, group_entry, membership_assertion,
-    membership_assertions,
+    GroupKey, MembershipAssertion, Memberships, any_group_template, as_on_any_group, group_entry,
+    membership_assertion, membership_assertions, needs_member_of_values, occurrences,
 };
 use crate::directory::tree::Target;
 use crate::error::LdapError;
 use crate::graph::{GraphError, GraphRequest};
-use crate::translate::GraphQuery;
 use crate::translate::odata::{encode_query_value, string_literal};
+use crate::translate::{GraphQuery, PushdownPlan, explain_plan};
 
 /// `[groups]` as the engine takes it (docs/configuration.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +56,12 @@ pub const DEFAULT_MAX_MEMBERS: u32 = 99_900;
 
 /// Graph's largest page on groups and member lists (GRAPH.md §12).
 const MEMBER_PAGE: u32 = 999;
+
+/// Users whose memberships are read at once (`/users/{id}/memberOf`, one request each).
+const MEMBER_OF_READS: usize = 8;
+
+/// The in-chain rule as a filter item writes it.
+const IN_CHAIN_TEXT: &str = ":1.2.840.113556.1.4.1941:";
 
 /// The group properties a group entry is built from.
 const GROUP_SELECT: &str = "id,displayName,description,mail";
@@ -101,23 +111,133 @@ pub fn required_member(f: &LdapFilter) -> Option<&str> {
     }
 }
 
-/// Memberships one of which every match needs: the filter itself or an OR of nothing but
-/// `memberOf` items, or the first such child of its top-level AND (empty when none). The
-/// user query of such a search reads those groups' member lists instead of `/users`.
-pub fn required_memberships(f: &LdapFilter) -> Vec<MembershipAssertion> {
-    let any_of = |f: &LdapFilter| -> Option<Vec<MembershipAssertion>> {
-        match f {
-            LdapFilter::Or(items) if !items.is_empty() => {
-                items.iter().map(membership_assertion).collect()
-            }
-            other => membership_assertion(other).map(|a| vec![a]),
-        }
+/// How the user candidates of a search whose filter requires a membership are read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MembershipRoute {
+    /// Every match is a member of one of these groups (or, with `union`, matches its
+    /// `others`): the filter itself, an OR of them, or the first such child of its
+    /// top-level AND.
+    pub assertions: Vec<MembershipAssertion>,
+    /// When the memberships share their OR with other alternatives.
+    pub union: Option<UnionRoute>,
+}
+
+/// A membership OR with other alternatives, read as a union: the member lists with the
+/// plan of `lists` (the filter without that OR), and `/users` (and `/contacts`) with the
+/// plan of `others` (the filter with that OR's membership alternatives left out).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnionRoute {
+    pub lists: LdapFilter,
+    pub others: LdapFilter,
+}
+
+/// The route of a filter's user query through member lists, or `None` (the collection is
+/// read as the plan says). An OR that mixes memberships with other alternatives is read as
+/// a union when `narrows` says the plan of the other alternatives narrows `/users` and each
+/// of its memberships is asserted nowhere else in the filter. Exact, as the full filter is
+/// re-checked: a match from `/users` satisfies the filter without the OR, so it satisfies
+/// the member lists' pushdown and shows in their member sets when it is a member; a NOT
+/// of a membership (every non-member) narrows nothing and stays a scan.
+pub fn membership_route(
+    f: &LdapFilter,
+    narrows: &dyn Fn(&LdapFilter) -> bool,
+) -> Option<MembershipRoute> {
+    let (children, top) = match f {
+        LdapFilter::And(items) => (items.as_slice(), false),
+        other => (std::slice::from_ref(other), true),
     };
-    match f {
-        LdapFilter::And(items) => items.iter().find_map(any_of),
-        other => any_of(other),
+    // A conjunct of memberships alone is cheaper than any union: it goes first.
+    let pure = children.iter().find_map(|child| match child {
+        LdapFilter::Or(alternatives) if !alternatives.is_empty() => Some(MembershipRoute {
+            assertions: alternatives
+                .iter()
+                .map(membership_assertion)
+                .collect::<Option<_>>()?,
+            union: None,
+        }),
+        other => membership_assertion(other).map(|a| MembershipRoute {
+            assertions: vec![a],
+            union: None,
+        }),
+    });
+    if pure.is_some() {
+        return pure;
     }
-    .unwrap_or_default()
+    children.iter().enumerate().find_map(|(i, child)| {
+        let LdapFilter::Or(alternatives) = child else {
+            return None;
+        };
+        let (members, others): (Vec<&LdapFilter>, Vec<&LdapFilter>) = alternatives
+            .iter()
+            .partition(|a| membership_assertion(a).is_some());
+        let assertions: Vec<MembershipAssertion> = members
+            .iter()
+            .filter_map(|a| membership_assertion(a))
+            .collect();
+        if assertions.is_empty() || assertions.iter().any(|a| occurrences(f, a) != 1) {
+            return None;
+        }
+        let other = match others.as_slice() {
+            [one] => (*one).clone(),
+            many => LdapFilter::Or(many.iter().map(|o| (*o).clone()).collect()),
+        };
+        let rest = || children.iter().enumerate().filter(move |(j, _)| *j != i);
+        let others = if top {
+            other
+        } else {
+            LdapFilter::And(
+                children
+                    .iter()
+                    .enumerate()
+                    .map(|(j, c)| if j == i { other.clone() } else { c.clone() })
+                    .collect(),
+            )
+        };
+        if !narrows(&others) {
+            return None;
+        }
+        Some(MembershipRoute {
+            assertions,
+            union: Some(UnionRoute {
+                lists: LdapFilter::And(rest().map(|(_, c)| c.clone()).collect()),
+                others,
+            }),
+        })
+    })
+}
+
+/// One read of a collection's candidates: a query, and the member list it is sent to
+/// instead (the group's id and the assertion whose member set it fills), `None` for the
+/// collection itself.
+pub type CandidateSource<'p> = (Cow<'p, GraphQuery>, Option<(String, MembershipAssertion)>);
+
+/// The memberships a search's user query is routed through (`membership_route`), each
+/// group resolved; empty when the query is not routed.
+#[derive(Debug, Clone, Default)]
+pub struct RequiredMemberships {
+    pub groups: Vec<ResolvedGroup>,
+    pub union: Option<UnionRoute>,
+}
+
+impl RequiredMemberships {
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// The filter planned on the collections: the other alternatives of a union, else the
+    /// search's filter.
+    pub fn collection_filter<'a>(&'a self, filter: &'a LdapFilter) -> &'a LdapFilter {
+        match &self.union {
+            Some(u) if !self.groups.is_empty() => &u.others,
+            _ => filter,
+        }
+    }
+
+    /// True when only members are matches, so no group entry (groups carry no memberOf)
+    /// and no contact can match.
+    pub fn only_members(&self) -> bool {
+        !self.groups.is_empty() && self.union.is_none()
+    }
 }
 
 impl Directory {
@@ -158,6 +278,15 @@ impl Directory {
             .map_err(|e| self.fetch_error(&request.shown, &e).error)
     }
 
+    /// `/groups` limited to the group `key` names (and `group_filter`).
+    fn groups_named_request(&self, key: &GroupKey) -> GraphRequest {
+        let condition = match key {
+            GroupKey::Id(id) => format!("id eq {}", string_literal(id)),
+            GroupKey::Name(name) => format!("displayName eq {}", string_literal(name)),
+        };
+        self.groups_list_request(Some(condition))
+    }
+
     /// The Graph objects of the groups `key` names: by id, or by displayName when exactly one
     /// group has it (CONTRACT §9); always within `group_filter`. One request.
     async fn groups_named(
@@ -165,13 +294,9 @@ impl Directory {
         key: &GroupKey,
         deadline: Instant,
     ) -> Result<Vec<Value>, LdapError> {
-        let condition = match key {
-            GroupKey::Id(id) => format!("id eq {}", string_literal(id)),
-            GroupKey::Name(name) => format!("displayName eq {}", string_literal(name)),
-        };
         let found = self
             .read_all(
-                &self.groups_list_request(Some(condition)),
+                &self.groups_named_request(key),
                 self.group_bound(),
                 deadline,
             )
@@ -248,13 +373,7 @@ impl Directory {
     /// largest page; no `$orderby` (the entries are ordered locally anyway) and no `$search`
     /// (documented there on displayName and description only, GRAPH.md §12; without it
     /// the list is a superset, bounded by the group, and the local check stays exact).
-    pub(super) async fn fetch_members_like(
-        &self,
-        q: &GraphQuery,
-        group_id: &str,
-        nested: bool,
-        deadline: Instant,
-    ) -> Result<Fetched, super::FetchFailure> {
+    fn member_list_request(q: &GraphQuery, group_id: &str, nested: bool) -> GraphRequest {
         let mut q = q.clone();
         q.orderby = None;
         q.search = None;
@@ -263,17 +382,193 @@ impl Directory {
         q.top = Some(MEMBER_PAGE);
         let users = format!("/v1.0/{}", q.collection.graph_path());
         let member_path = Self::member_path(group_id, nested);
-        let request = GraphRequest {
+        GraphRequest {
             path_and_query: q.path_and_query().replacen(&users, &member_path, 1),
             headers: q.headers(),
             shown: q.display_decoded().replacen(&users, &member_path, 1),
-        };
+        }
+    }
+
+    /// All pages of `member_list_request`; a group that is gone (404) has no member.
+    pub(super) async fn fetch_members_like(
+        &self,
+        q: &GraphQuery,
+        group_id: &str,
+        nested: bool,
+        deadline: Instant,
+    ) -> Result<Fetched, super::FetchFailure> {
+        let request = Self::member_list_request(q, group_id, nested);
         match fetch_request(&self.graph, &request, self.member_bound(), deadline).await {
             Err(FetchError::Graph(GraphError::Rejected { status: 404, .. })) => {
                 Ok(Fetched::default())
             }
             other => other.map_err(|e| self.fetch_error(&request.shown, &e)),
         }
+    }
+
+    /// What `explain` prints for collection `c` of a search routed through member lists
+    /// (CONTRACT §9), in place of its plan; `None` when the search is not routed.
+    pub fn explain_route(&self, filter: &LdapFilter, c: Collection) -> Option<String> {
+        if !self.settings.groups.enabled {
+            return None;
+        }
+        let route = self.user_route(filter)?;
+        let mut out = String::new();
+        match (&route.union, c) {
+            (None, Collection::Users) => out.push_str(
+                "read from the member lists of the groups every match is a member of, with the \
+                 user part of the filter pushed down (never all of /users):\n",
+            ),
+            (None, _) => {
+                return Some("no Graph request: only users are group members\n".to_string());
+            }
+            (Some(_), Collection::Users) => out.push_str(
+                "a union: the member lists of the OR's groups (with the filter outside that OR \
+                 pushed down), plus /users for its other alternatives:\n",
+            ),
+            (Some(u), _) => {
+                out.push_str("the OR's other alternatives (only users are group members):\n");
+                out.push_str(&explain_plan(&self.plan(&u.others, c, None)));
+                return Some(out);
+            }
+        }
+        let list_plan = match &route.union {
+            Some(u) => self.plan(&u.lists, c, None),
+            None => self.plan(filter, c, None),
+        };
+        for a in &route.assertions {
+            let rule = if a.nested { IN_CHAIN_TEXT } else { "" };
+            out.push_str(&format!("(memberOf{rule}={}): ", a.group_dn));
+            let id = match self.tree.resolve(&a.group_dn) {
+                Target::Group(GroupKey::Id(id)) => {
+                    if !self.settings.groups.group_filter.trim().is_empty() {
+                        out.push_str(&format!(
+                            "its id is checked against [groups] group_filter first ({}), then ",
+                            self.groups_named_request(&GroupKey::Id(id.clone())).shown
+                        ));
+                    }
+                    id
+                }
+                Target::Group(key @ GroupKey::Name(_)) => {
+                    out.push_str(&format!(
+                        "the group of that name is looked up first ({}), then (GROUP-ID: its id) ",
+                        self.groups_named_request(&key).shown
+                    ));
+                    "GROUP-ID".to_string()
+                }
+                _ => {
+                    out.push_str("names no group under ou=groups: no member, no request\n");
+                    continue;
+                }
+            };
+            out.push_str(&format!(
+                "its {} members (one request per {MEMBER_PAGE}, at most [groups] max_members = {}):\n",
+                if a.nested { "transitive" } else { "direct" },
+                self.settings.groups.max_members
+            ));
+            for q in &list_plan.queries {
+                let request = Self::member_list_request(q, &id, a.nested);
+                out.push_str(&format!("  {}\n", request.shown));
+            }
+        }
+        match &route.union {
+            Some(u) => {
+                out.push_str("and for the OR's other alternatives:\n");
+                out.push_str(&explain_plan(&self.plan(&u.others, c, None)));
+            }
+            None => {
+                out.push_str("checked locally: the whole LDAP filter, on every user returned\n")
+            }
+        }
+        Some(out)
+    }
+
+    /// What `explain` prints for the groups a search reaches (CONTRACT §9), without Graph.
+    pub fn explain_groups(&self, reach: &GroupReach, filter: &LdapFilter) -> String {
+        let list = self.groups_list_request(None).shown;
+        let lists = "plus one member list per group (/v1.0/groups/{id}/members/microsoft.graph.user, \
+                     one request per 999 members), for its member values";
+        match reach {
+            GroupReach::Nothing => String::new(),
+            GroupReach::One(key) => format!(
+                "\n/groups:\nrequest 1: {}\n{lists}\n",
+                self.groups_named_request(key).shown
+            ),
+            GroupReach::All => {
+                let only_members = self.user_route(filter).is_some_and(|r| r.union.is_none());
+                if only_members {
+                    return "\n/groups:\nno Graph request: every match is a member of a group, \
+                            and groups are no members\n"
+                        .to_string();
+                }
+                if !self.groups_may_match(filter, &Memberships::default()) {
+                    return "\n/groups:\nno Graph request: the filter's objectClass and memberOf \
+                            items exclude every group\n"
+                        .to_string();
+                }
+                match required_member(filter) {
+                    Some(dn) => format!(
+                        "\n/groups:\nthe groups {dn} is a direct member of: \
+                         GET /v1.0/users/{{upn}}/memberOf/microsoft.graph.group, {lists}\n"
+                    ),
+                    None => format!(
+                        "\n/groups:\nrequest 1: {list} (every group within [groups] group_filter)\n{lists}\n"
+                    ),
+                }
+            }
+        }
+    }
+
+    /// What `explain` adds about the `memberOf` items a route does not read: the member
+    /// lists read in full, and the memberOf values read per user (CONTRACT §9).
+    pub fn explain_member_of_items(&self, filter: &LdapFilter) -> String {
+        let assertions = membership_assertions(filter);
+        let values = needs_member_of_values(filter);
+        if assertions.is_empty() && !values {
+            return String::new();
+        }
+        if !self.settings.groups.enabled {
+            return "\nmemberOf: [groups] enabled = false, so no entry has a membership\n"
+                .to_string();
+        }
+        let routed = self
+            .user_route(filter)
+            .map(|r| r.assertions)
+            .unwrap_or_default();
+        let mut out = String::new();
+        for a in assertions.iter().filter(|a| !routed.contains(a)) {
+            let rule = if a.nested { IN_CHAIN_TEXT } else { "" };
+            let id = match self.tree.resolve(&a.group_dn) {
+                Target::Group(GroupKey::Id(id)) => id,
+                // Looked up by name first; GROUP-ID stands for the id found.
+                Target::Group(GroupKey::Name(_)) => "GROUP-ID".to_string(),
+                _ => {
+                    out.push_str(&format!(
+                        "(memberOf{rule}={}): names no group, FALSE on every entry\n",
+                        a.group_dn
+                    ));
+                    continue;
+                }
+            };
+            out.push_str(&format!(
+                "(memberOf{rule}={}): the group's member ids read in full once ({}?$select=id,userPrincipalName, one request per {MEMBER_PAGE}), checked locally\n",
+                a.group_dn,
+                Self::member_path(&id, a.nested)
+            ));
+        }
+        if values {
+            out.push_str(&format!(
+                "memberOf items no member list answers (presence, substrings, ordering, other \
+                 rules): each candidate user the rest of the filter leaves undecided costs one \
+                 GET /v1.0/users/{{id}}/memberOf/microsoft.graph.group (at most [search] \
+                 max_scan = {} users); Graph has no memberOf condition on /users (GRAPH.md §12)\n",
+                self.settings.max_scan
+            ));
+        }
+        if out.is_empty() {
+            return out;
+        }
+        format!("\nmemberOf (CONTRACT §9):\n{out}")
     }
 
     /// The group a `memberOf` assertion names. A `uid=<id>` DN costs no request when no
@@ -310,25 +605,26 @@ impl Directory {
         })
     }
 
-    /// Resolves every `memberOf` assertion of `filter` once: the required ones (whose member
-    /// lists will be read with the user filter pushed down) get an empty set that the search
-    /// fills from those lists; every other one its full member-id set.
+    /// Resolves every `memberOf` assertion of `filter` once: those of its route (whose member
+    /// lists will be read with the user filter pushed down) get an empty set that the
+    /// search fills from those lists; every other one its full member-id set.
     pub(super) async fn resolve_memberships(
         &self,
         filter: &LdapFilter,
         deadline: Instant,
-    ) -> Result<(Memberships, Vec<ResolvedGroup>), LdapError> {
+    ) -> Result<(Memberships, RequiredMemberships), LdapError> {
         let mut memberships = Memberships::default();
-        let mut required = Vec::new();
+        let mut required = RequiredMemberships::default();
         if !self.settings.groups.enabled {
             return Ok((memberships, required));
         }
-        let must = required_memberships(filter);
+        let route = self.user_route(filter);
+        let must = route.as_ref().map_or(&[][..], |r| r.assertions.as_slice());
         for assertion in membership_assertions(filter) {
             let resolved = self.resolve_group(&assertion, deadline).await?;
             memberships.insert(&assertion.group_dn, assertion.nested, Vec::new());
             if must.contains(&assertion) {
-                required.push(resolved);
+                required.groups.push(resolved);
                 continue;
             }
             if let Some(id) = &resolved.id {
@@ -336,7 +632,68 @@ impl Directory {
                 memberships.insert(&assertion.group_dn, assertion.nested, ids_of(&members));
             }
         }
+        required.union = route.and_then(|r| r.union);
         Ok((memberships, required))
+    }
+
+    /// `membership_route` with this directory's plans deciding what narrows `/users`.
+    pub fn user_route(&self, filter: &LdapFilter) -> Option<MembershipRoute> {
+        membership_route(filter, &|f| {
+            !self.plan(f, Collection::Users, None).unbounded
+        })
+    }
+
+    /// The requests that read one collection's candidates, each with the member list it is
+    /// sent to (`None`: the collection itself). `plan` is the collection's plan of
+    /// `required.collection_filter`. Routed through memberships, the user query goes to the
+    /// member lists (only users are members, CONTRACT §9), and a union's other alternatives
+    /// to the collections.
+    pub(super) fn candidate_sources<'p>(
+        &self,
+        required: &RequiredMemberships,
+        plan: &'p PushdownPlan,
+        c: Collection,
+        base_object: bool,
+    ) -> Vec<CandidateSource<'p>> {
+        if base_object || required.is_empty() {
+            return plan
+                .queries
+                .iter()
+                .map(|q| (Cow::Borrowed(q), None))
+                .collect();
+        }
+        let mut sources = Vec::new();
+        if c == Collection::Users {
+            let lists: Vec<(String, MembershipAssertion)> = required
+                .groups
+                .iter()
+                .filter_map(|g| Some((g.id.clone()?, g.assertion.clone())))
+                .collect();
+            let list_plan = required
+                .union
+                .as_ref()
+                .map(|u| self.plan(&u.lists, c, None));
+            match list_plan {
+                Some(own) => {
+                    for q in own.queries {
+                        sources.extend(
+                            lists
+                                .iter()
+                                .map(|l| (Cow::Owned(q.clone()), Some(l.clone()))),
+                        );
+                    }
+                }
+                None => {
+                    for q in &plan.queries {
+                        sources.extend(lists.iter().map(|l| (Cow::Borrowed(q), Some(l.clone()))));
+                    }
+                }
+            }
+        }
+        if required.union.is_some() {
+            sources.extend(plan.queries.iter().map(|q| (Cow::Borrowed(q), None)));
+        }
+        sources
     }
 
     /// The objects `[graph] visible_groups` lets through: the listed groups and all their
@@ -392,13 +749,15 @@ impl Directory {
 
     /// Adds `memberOf` to the user entries: the DNs of the (visible, `group_filter`) groups
     /// each is a direct member of. One request per user entry
-    /// (`/users/{id}/memberOf/microsoft.graph.group`); nothing while groups are off.
+    /// (`/users/{id}/memberOf/microsoft.graph.group`), `MEMBER_OF_READS` at a time; nothing
+    /// while groups are off.
     pub(super) async fn add_member_of(
         &self,
         entries: &mut [Entry],
         visible: Option<&HashSet<String>>,
         deadline: Instant,
     ) -> Result<(), LdapError> {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
         if !self.settings.groups.enabled {
             return Ok(());
         }
@@ -408,37 +767,106 @@ impl Directory {
         ) else {
             return Ok(());
         };
-        let users_ou = self.tree.ou_dn(crate::directory::Collection::Users);
-        for entry in entries.iter_mut() {
-            let is_user = crate::directory::tree::normalize_dn(&entry.dn)
-                .zip(crate::directory::tree::normalize_dn(&users_ou))
-                .is_some_and(|(dn, ou)| dn.ends_with(&format!(",{ou}")));
-            let Some(id) = entry.get(uuid).and_then(|v| v.first()).cloned() else {
-                continue;
-            };
-            if !is_user {
-                continue;
+        let users_ou = crate::directory::tree::normalize_dn(&self.tree.ou_dn(Collection::Users))
+            .map(|ou| format!(",{ou}"));
+        let user_id = |entry: &Entry| -> Option<String> {
+            let dn = crate::directory::tree::normalize_dn(&entry.dn)?;
+            dn.ends_with(users_ou.as_deref()?)
+                .then(|| entry.get(uuid)?.first().cloned())
+                .flatten()
+        };
+        let ids: Vec<Option<String>> = entries.iter().map(user_id).collect();
+        let values: Vec<Option<Vec<String>>> = stream::iter(ids)
+            .map(|id| self.member_of_of(id, visible, deadline))
+            .buffered(MEMBER_OF_READS)
+            .try_collect()
+            .await?;
+        for (entry, dns) in entries.iter_mut().zip(values) {
+            if let Some(dns) = dns {
+                entry.push(member_of, dns);
             }
-            let mut path = format!(
-                "/v1.0/users/{}/memberOf/microsoft.graph.group?$select=id&$top={MEMBER_PAGE}&$count=true",
-                encode_query_value(&id)
-            );
-            let group_filter = self.settings.groups.group_filter.trim();
-            if !group_filter.is_empty() {
-                path.push_str("&$filter=");
-                path.push_str(&encode_query_value(group_filter));
-            }
-            let groups = self
-                .read_all(&self.group_request(path), self.group_bound(), deadline)
-                .await?;
-            let dns = groups
+        }
+        Ok(())
+    }
+
+    /// The DNs of the (visible, `group_filter`) groups user `id` is a direct member of;
+    /// `None` for an entry that is no user.
+    async fn member_of_of(
+        &self,
+        id: Option<String>,
+        visible: Option<&HashSet<String>>,
+        deadline: Instant,
+    ) -> Result<Option<Vec<String>>, LdapError> {
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        let mut path = format!(
+            "/v1.0/users/{}/memberOf/microsoft.graph.group?$select=id&$top={MEMBER_PAGE}&$count=true",
+            encode_query_value(&id)
+        );
+        let group_filter = self.settings.groups.group_filter.trim();
+        if !group_filter.is_empty() {
+            path.push_str("&$filter=");
+            path.push_str(&encode_query_value(group_filter));
+        }
+        let groups = self
+            .read_all(&self.group_request(path), self.group_bound(), deadline)
+            .await?;
+        Ok(Some(
+            groups
                 .iter()
                 .filter_map(|g| g.get("id").and_then(Value::as_str))
                 .filter(|g| visible.is_none_or(|v| v.contains(&g.to_lowercase())))
-                .map(|g| self.tree.group_dn(g));
-            entry.push(member_of, dns);
+                .map(|g| self.tree.group_dn(g))
+                .collect(),
+        ))
+    }
+
+    /// Where a candidate entry stands before its memberOf values are read: `before` is
+    /// `without_member_of_values` of the filter when some item needs those values (CONTRACT
+    /// §9: `(memberOf=*)` and the like), `None` otherwise. TRUE and FALSE are final; an
+    /// Undefined entry (only with `before`) is decided by `decide_with_member_of`.
+    pub(super) fn check_before_member_of(
+        &self,
+        before: Option<&LdapFilter>,
+        filter: &LdapFilter,
+        entry: &Entry,
+        memberships: &Memberships,
+    ) -> Tri {
+        match before {
+            Some(before) => evaluate(before, entry, &self.match_context(Some(memberships))),
+            None if self.matches_in(filter, entry, memberships) => Tri::True,
+            None => Tri::False,
         }
-        Ok(())
+    }
+
+    /// The undecided candidates (`check_before_member_of`) with their memberOf values read
+    /// (one request per user, as `add_member_of`) that then match `filter`.
+    pub(super) async fn decide_with_member_of(
+        &self,
+        mut undecided: Vec<Entry>,
+        filter: &LdapFilter,
+        memberships: &Memberships,
+        visible: Option<&HashSet<String>>,
+        deadline: Instant,
+    ) -> Result<Vec<Entry>, LdapError> {
+        if undecided.is_empty() {
+            return Ok(undecided);
+        }
+        self.add_member_of(&mut undecided, visible, deadline)
+            .await?;
+        undecided.retain(|e| self.matches_in(filter, e, memberships));
+        Ok(undecided)
+    }
+
+    /// False when no group entry can match `filter`, known from the objectClass and memberOf
+    /// items alone (`group::as_on_any_group`): then the groups are not read.
+    pub(super) fn groups_may_match(&self, filter: &LdapFilter, memberships: &Memberships) -> bool {
+        evaluate(
+            &as_on_any_group(filter),
+            &any_group_template(&self.tree),
+            &self.match_context(Some(memberships)),
+        ) != Tri::False
     }
 
     /// The group entries a search reaches, each with its user members as `member`. All
@@ -455,7 +883,7 @@ impl Directory {
             GroupReach::Nothing => return Ok(Vec::new()),
             // `(member=<user DN>)`: only the groups that user is a direct member of.
             GroupReach::All if required_member(filter).is_some() => {
-                let Some(Target::Object(crate::directory::Collection::Users, upn)) =
+                let Some(Target::Object(Collection::Users, upn)) =
                     required_member(filter).map(|dn| self.tree.resolve(dn))
                 else {
                     return Ok(Vec::new());
@@ -547,30 +975,63 @@ mod tests {
     use super::*;
     use crate::directory::filter::parse_filter;
 
+    fn assertions(route: Option<MembershipRoute>) -> Vec<MembershipAssertion> {
+        route.map(|r| r.assertions).unwrap_or_default()
+    }
+
     #[test]
-    fn required_memberships_are_top_level_conjuncts_or_alternatives() {
+    fn routed_memberships_are_top_level_conjuncts_or_alternatives() {
         let f = |s: &str| parse_filter(s).unwrap();
+        let any = |f: &LdapFilter| membership_route(f, &|_| true);
         let (g, h) = ("uid=g1,ou=groups,dc=x", "uid=g2,ou=groups,dc=x");
-        let required = required_memberships(&f(&format!(
+        let required = assertions(any(&f(&format!(
             "(&(objectClass=person)(memberOf:1.2.840.113556.1.4.1941:={g}))"
-        )));
+        ))));
         assert_eq!(required.len(), 1);
         assert!(required[0].nested);
         assert_eq!(required[0].group_dn, g);
-        assert_eq!(
-            required_memberships(&f(&format!("(memberOf={g})"))).len(),
-            1
-        );
-        let either = required_memberships(&f(&format!(
+        assert_eq!(assertions(any(&f(&format!("(memberOf={g})")))).len(), 1);
+        let either = any(&f(&format!(
             "(&(sn=a*)(|(memberOf={g})(memberOf:1.2.840.113556.1.4.1941:={h})))"
-        )));
-        assert_eq!(either.len(), 2);
-        // Mixed with anything else under OR, or under NOT, a membership narrows nothing:
-        // the user query stays on /users.
-        assert!(required_memberships(&f(&format!("(|(cn=a)(memberOf={g}))"))).is_empty());
-        assert!(required_memberships(&f(&format!("(!(memberOf={g}))"))).is_empty());
-        assert!(required_memberships(&f("(cn=a)")).is_empty());
-        assert!(required_memberships(&f("(|)")).is_empty());
+        )))
+        .unwrap();
+        assert_eq!(either.assertions.len(), 2);
+        assert_eq!(either.union, None);
+        // Under NOT a membership narrows nothing: the user query stays on /users.
+        assert!(any(&f(&format!("(!(memberOf={g}))"))).is_none());
+        assert!(any(&f("(cn=a)")).is_none());
+        assert!(any(&f("(|)")).is_none());
+    }
+
+    #[test]
+    fn a_membership_or_with_other_alternatives_is_a_union_when_they_narrow() {
+        let f = |s: &str| parse_filter(s).unwrap();
+        let g = "uid=g1,ou=groups,dc=x";
+        let top = f(&format!("(|(memberOf={g})(cn=a*)(sn=b))"));
+        let route = membership_route(&top, &|_| true).unwrap();
+        assert_eq!(route.assertions.len(), 1);
+        let union = route.union.unwrap();
+        assert_eq!(union.lists, LdapFilter::And(Vec::new()));
+        assert_eq!(union.others, f("(|(cn=a*)(sn=b))"));
+        let within = f(&format!("(&(objectClass=person)(|(cn=a*)(memberOf={g})))"));
+        let union = membership_route(&within, &|_| true).unwrap().union.unwrap();
+        assert_eq!(union.lists, f("(&(objectClass=person))"));
+        assert_eq!(union.others, f("(&(objectClass=person)(cn=a*))"));
+        // The other alternatives must narrow /users, else the search is a bounded scan.
+        assert!(membership_route(&top, &|_| false).is_none());
+        // A membership asserted elsewhere too (here under NOT) would see a partial member
+        // set on the entries from /users: no union.
+        let twice = f(&format!("(&(|(memberOf={g})(cn=a*))(!(memberOf={g})))"));
+        assert!(membership_route(&twice, &|_| true).is_none());
+        // A later conjunct of memberships alone routes the search.
+        let later = f(&format!(
+            "(&(|(memberOf={g})(cn=a*))(memberOf=uid=g2,ou=groups,dc=x))"
+        ));
+        for narrows in [false, true] {
+            let route = membership_route(&later, &|_| narrows).unwrap();
+            assert_eq!(route.assertions[0].group_dn, "uid=g2,ou=groups,dc=x");
+            assert_eq!(route.union, None, "memberships alone go first");
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ use self::order::OrderKey;
 use crate::directory::Collection;
 use crate::directory::entry::Entry;
 use crate::directory::filter::{MatchContext, Tri, evaluate};
-use crate::directory::group::{MembershipAssertion, Memberships};
+use crate::directory::group::{self, Memberships};
 use crate::directory::mapping::Mapping;
 use crate::directory::mapping::Source;
 use crate::directory::phone::{PhoneMatch, PhoneRules};
@@ -498,6 +498,12 @@ impl Directory {
             .filter(|e| self.matches_in(p.filter, e, &memberships))
             .collect();
         let mut incomplete = None;
+        // CONTRACT §9: memberOf items the member sets do not answer (`(memberOf=*)`…) see the
+        // candidates' real values, read for those the rest of the filter leaves undecided.
+        let before_member_of = (self.settings.groups.enabled
+            && group::needs_member_of_values(p.filter))
+        .then(|| group::without_member_of_values(p.filter));
+        let mut undecided = Vec::new();
         // Every collection's plan first, so that all their Graph reads run at once: a
         // search's latency is its slowest request, not the sum of them.
         let plans: Vec<(Collection, bool, PushdownPlan)> = collections
@@ -514,32 +520,17 @@ impl Directory {
                         key.as_deref(),
                     )
                 } else {
-                    self.plan(p.filter, c, None)
+                    self.plan(required.collection_filter(p.filter), c, None)
                 };
                 (c, base_object, plan)
             })
             .collect();
-        // A search every match of which is a member of one of some groups reads those
-        // groups' member lists with the user part pushed down, never all of /users.
-        // Only users are members (CONTRACT §9), so such a search reads no contacts.
-        let lists: Vec<(String, MembershipAssertion)> = required
+        // A search every match of which is a member of one of some groups (or, in a union,
+        // matches the other alternatives of their OR) reads those groups' member lists with
+        // the user part pushed down, never all of /users (CONTRACT §9).
+        let sources: Vec<_> = plans
             .iter()
-            .filter_map(|g| Some((g.id.clone()?, g.assertion.clone())))
-            .collect();
-        type Read<'q> = (&'q GraphQuery, Option<&'q (String, MembershipAssertion)>);
-        let sources: Vec<Vec<Read<'_>>> = plans
-            .iter()
-            .map(
-                |(c, base_object, plan)| match (required.is_empty(), c, base_object) {
-                    (false, Collection::Users, false) => plan
-                        .queries
-                        .iter()
-                        .flat_map(|q| lists.iter().map(move |l| (q, Some(l))))
-                        .collect(),
-                    (false, _, false) => Vec::new(),
-                    _ => plan.queries.iter().map(|q| (q, None)).collect(),
-                },
-            )
+            .map(|(c, base_object, plan)| self.candidate_sources(&required, plan, *c, *base_object))
             .collect();
         let reads = sources
             .iter()
@@ -569,9 +560,6 @@ impl Directory {
         let mut fetched = futures_util::future::join_all(reads).await.into_iter();
         for ((c, base_object, _), sources) in plans.iter().zip(&sources) {
             let (c, base_object) = (*c, *base_object);
-            if !required.is_empty() && !base_object && sources.is_empty() {
-                continue;
-            }
             // Every list is read (and its member set recorded) before any entry is
             // checked, so that a membership is known wherever the filter asks about it.
             let mut batches = Vec::new();
@@ -621,17 +609,42 @@ impl Directory {
                         continue;
                     }
                 }
-                if self.matches_in(p.filter, &entry, &memberships) {
-                    entries.push(entry);
+                match self.check_before_member_of(
+                    before_member_of.as_ref(),
+                    p.filter,
+                    &entry,
+                    &memberships,
+                ) {
+                    Tri::True => entries.push(entry),
+                    Tri::Undefined if before_member_of.is_some() => undecided.push(entry),
+                    _ => {}
                 }
             }
             if base_object && !found_base && incomplete.is_none() {
                 return Err(no_such_object(p.base));
             }
         }
-        // Groups carry no memberOf: a search that requires one reads no group.
+        // Past the time limit the undecided are left out, as the pages not read.
+        if incomplete.is_some() {
+            undecided.clear();
+        }
+        let decided = self
+            .decide_with_member_of(
+                undecided,
+                p.filter,
+                &memberships,
+                visible.as_deref(),
+                p.deadline,
+            )
+            .await?;
+        // Groups carry no memberOf: a search that requires one reads no group, nor one
+        // whose filter no group can match (`(objectClass=person)`…).
         let groups = match groups {
-            GroupReach::All if !required.is_empty() => GroupReach::Nothing,
+            GroupReach::All
+                if required.only_members() || !self.groups_may_match(p.filter, &memberships) =>
+            {
+                GroupReach::Nothing
+            }
             other => other,
         };
         let group_entries = self
@@ -651,6 +664,8 @@ impl Directory {
             self.add_member_of(&mut entries, visible.as_deref(), p.deadline)
                 .await?;
         }
+        // Already carrying their memberOf values.
+        entries.extend(decided);
         match p.order {
             Some(keys) => order::sort_entries(&mut entries, keys),
             None => order::sort_entries(&mut entries, &[order::default_key(p.filter)]),

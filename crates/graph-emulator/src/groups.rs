@@ -434,6 +434,85 @@ impl Groups {
     pub fn push(&mut self, group: Group) {
         self.groups.push(group);
     }
+
+    /// `n` generated groups over `users` (deterministic): "Everyone" holding every user (the
+    /// one large group), then teams each user is in one of (every third user in a second
+    /// one too), every third team nesting the team before it; ids `6e0a9c1d-0000-4000-9000-…`.
+    pub fn generated(users: &[Value], n: usize) -> Groups {
+        let id_of = |o: &Value| o["id"].as_str().unwrap_or_default().to_string();
+        let mut groups = Groups::default();
+        if n == 0 {
+            return groups;
+        }
+        groups.push(Groups::with_members(
+            &generated_group_id(0),
+            "Everyone",
+            users.iter().map(id_of).collect(),
+        ));
+        let teams = n - 1;
+        let mut members: Vec<Vec<String>> = vec![Vec::new(); teams];
+        for (i, user) in users.iter().enumerate().filter(|_| teams > 0) {
+            members[i % teams].push(id_of(user));
+            let second = (i * 7 + 1) % teams;
+            if i % 3 == 0 && second != i % teams {
+                members[second].push(id_of(user));
+            }
+        }
+        for (t, mut m) in members.into_iter().enumerate() {
+            if t % 3 == 2 {
+                m.push(generated_group_id(t));
+            }
+            groups.push(Groups::with_members(
+                &generated_group_id(t + 1),
+                &format!("Team {:04}", t + 1),
+                m,
+            ));
+        }
+        groups
+    }
+
+    /// The `groups` array of a tenant file: each group's Graph object and its direct
+    /// members' ids, `{"group": {…}, "members": ["…"]}`.
+    pub fn to_json(&self) -> Value {
+        Value::Array(
+            self.groups
+                .iter()
+                .map(|g| json!({"group": g.object, "members": g.members}))
+                .collect(),
+        )
+    }
+
+    /// Reads `to_json`'s array back; a group needs a string `id`, members are ids.
+    pub fn from_json(value: Value) -> Result<Groups, String> {
+        let Value::Array(items) = value else {
+            return Err("'groups' must be an array".into());
+        };
+        let mut groups = Groups::default();
+        for (n, mut item) in items.into_iter().enumerate() {
+            let object = item["group"].take();
+            if object["id"].as_str().is_none_or(str::is_empty) {
+                return Err(format!("groups[{n}]: 'group' needs a string 'id'"));
+            }
+            let members = match item["members"].take() {
+                Value::Null => Vec::new(),
+                Value::Array(ids) => ids
+                    .into_iter()
+                    .map(|id| match id {
+                        Value::String(id) => Ok(id),
+                        _ => Err(format!("groups[{n}]: 'members' holds ids (strings)")),
+                    })
+                    .collect::<Result<_, _>>()?,
+                _ => return Err(format!("groups[{n}]: 'members' must be an array of ids")),
+            };
+            groups.add(object, members);
+        }
+        Ok(groups)
+    }
+}
+
+/// The id of the n-th generated group (`Groups::generated`).
+pub fn generated_group_id(n: usize) -> String {
+    format!("6e0a9c1d-0000-4000-9000-{n:012}")
 }
 
 /// The id of the n-th sample group (a fixed, obviously synthetic GUID).
@@ -598,6 +677,38 @@ mod tests {
                 .related("missing", true, Relation::Members, None, &users, &[])
                 .is_err_and(|e| e.status == axum::http::StatusCode::NOT_FOUND)
         );
+    }
+
+    #[test]
+    fn generated_groups_nest_overlap_and_hold_everyone() {
+        let users: Vec<Value> = (0..30).map(|n| json!({"id": format!("u{n}")})).collect();
+        let groups = Groups::generated(&users, 7);
+        assert_eq!(groups.len(), 7);
+        let everyone = groups.find(&generated_group_id(0)).unwrap();
+        assert_eq!(everyone.members.len(), 30);
+        // Some team nests another; some user is in two teams.
+        let nested = groups
+            .groups
+            .iter()
+            .filter(|g| g.members.iter().any(|m| groups.find(m).is_some()))
+            .count();
+        assert!(nested >= 1);
+        let teams_of_u0 = groups.groups[1..]
+            .iter()
+            .filter(|g| g.members.iter().any(|m| m == "u0"))
+            .count();
+        assert_eq!(teams_of_u0, 2);
+        assert!(Groups::generated(&users, 0).is_empty());
+        assert_eq!(Groups::generated(&users, 1).len(), 1);
+        // The file form reads back equal.
+        let back = Groups::from_json(groups.to_json()).unwrap();
+        assert_eq!(back.len(), groups.len());
+        for (a, b) in back.groups.iter().zip(&groups.groups) {
+            assert_eq!((&a.object, &a.members), (&b.object, &b.members));
+        }
+        assert!(Groups::from_json(json!({"group": {}})).is_err());
+        assert!(Groups::from_json(json!([{"group": {"displayName": "x"}}])).is_err());
+        assert!(Groups::from_json(json!([{"group": {"id": "g"}, "members": [1]}])).is_err());
     }
 
     #[test]

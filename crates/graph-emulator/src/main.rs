@@ -1,22 +1,28 @@
-//! The `graph-emulator` command: `generate` writes a tenant file, `serve` serves one on an
-//! address until SIGTERM/SIGINT (see the crate documentation). Argument parsing and process
-//! plumbing only; the tenant and the server live in the library.
+//! The `graph-emulator` command: `generate` writes a tenant file (with groups: `--groups N`,
+//! or the sample's), `serve` serves one, groups included, on an address until SIGTERM/SIGINT
+//! (see the crate documentation). Argument parsing and process plumbing only; the tenant,
+//! the groups and the server live in the library.
 
-use graph_emulator::Tenant;
+use graph_emulator::tenant_file::TenantFile;
+use graph_emulator::{Groups, Tenant};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  graph-emulator generate --users N [--contacts M] --out tenant.json
-  graph-emulator generate --sample --out tenant.json
+  graph-emulator generate --users N [--contacts M] [--groups G] --out tenant.json
+  graph-emulator generate --sample --out tenant.json   (the sample groups included)
   graph-emulator serve --tenant tenant.json --listen 127.0.0.1:PORT";
 
 /// What a generated tenant file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Contents {
     Sample,
-    Numbered { users: usize, contacts: usize },
+    Numbered {
+        users: usize,
+        contacts: usize,
+        groups: usize,
+    },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -101,14 +107,17 @@ fn parse(args: &[String]) -> Result<Command, String> {
     match sub.as_str() {
         "generate" => {
             let o = Options::parse(rest, &["sample"])?;
-            o.check_known(&["users", "contacts", "out", "sample"])?;
+            o.check_known(&["users", "contacts", "groups", "out", "sample"])?;
             let out = PathBuf::from(o.required("out")?);
             let contents = match (o.flag("sample"), o.number("users")?) {
-                (true, None) if !o.flag("contacts") => Contents::Sample,
-                (true, _) => return Err("--sample takes no --users or --contacts".into()),
+                (true, None) if !o.flag("contacts") && !o.flag("groups") => Contents::Sample,
+                (true, _) => {
+                    return Err("--sample takes no --users, --contacts or --groups".into());
+                }
                 (false, Some(users)) => Contents::Numbered {
                     users,
                     contacts: o.number("contacts")?.unwrap_or(0),
+                    groups: o.number("groups")?.unwrap_or(0),
                 },
                 (false, None) => return Err("--users N or --sample is required".into()),
             };
@@ -131,15 +140,28 @@ fn parse(args: &[String]) -> Result<Command, String> {
 }
 
 fn generate(contents: Contents, out: &std::path::Path) -> Result<(), String> {
-    let tenant = match contents {
-        Contents::Sample => Tenant::sample(),
-        Contents::Numbered { users, contacts } => Tenant::generated_with(users, contacts),
+    let file = match contents {
+        Contents::Sample => {
+            let tenant = Tenant::sample();
+            let groups = Groups::sample(&tenant.users, &tenant.contacts);
+            TenantFile { tenant, groups }
+        }
+        Contents::Numbered {
+            users,
+            contacts,
+            groups,
+        } => {
+            let tenant = Tenant::generated_with(users, contacts);
+            let groups = Groups::generated(&tenant.users, groups);
+            TenantFile { tenant, groups }
+        }
     };
-    tenant.save(out)?;
+    file.save(out)?;
     println!(
-        "wrote {} users and {} contacts to {}",
-        tenant.users.len(),
-        tenant.contacts.len(),
+        "wrote {} users, {} contacts and {} groups to {}",
+        file.tenant.users.len(),
+        file.tenant.contacts.len(),
+        file.groups.len(),
         out.display()
     );
     Ok(())
@@ -155,7 +177,7 @@ async fn stop_signal() -> std::io::Result<()> {
 }
 
 async fn serve(tenant: &std::path::Path, listen: SocketAddr) -> Result<(), String> {
-    let tenant = Tenant::load(tenant)?;
+    let TenantFile { tenant, groups } = TenantFile::load(tenant)?;
     let credentials = format!(
         "tenant_id {}\nclient_id {}\nclient_secret {}",
         tenant.tenant_id, tenant.client_id, tenant.client_secret
@@ -163,6 +185,7 @@ async fn serve(tenant: &std::path::Path, listen: SocketAddr) -> Result<(), Strin
     let handle = graph_emulator::start(tenant, listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    handle.set_groups(groups);
     println!("{credentials}");
     println!("listening on {}", handle.base_url());
     use std::io::Write;
@@ -221,7 +244,19 @@ mod tests {
             Ok(Command::Generate {
                 contents: Contents::Numbered {
                     users: 100,
-                    contacts: 5
+                    contacts: 5,
+                    groups: 0
+                },
+                out: "t.json".into()
+            })
+        );
+        assert_eq!(
+            parse(&args("generate --users 100 --groups 12 --out t.json")),
+            Ok(Command::Generate {
+                contents: Contents::Numbered {
+                    users: 100,
+                    contacts: 0,
+                    groups: 12
                 },
                 out: "t.json".into()
             })
@@ -231,7 +266,8 @@ mod tests {
             Ok(Command::Generate {
                 contents: Contents::Numbered {
                     users: 7,
-                    contacts: 0
+                    contacts: 0,
+                    groups: 0
                 },
                 out: "t.json".into()
             })
@@ -260,6 +296,8 @@ mod tests {
             "generate --out t.json",
             "generate --users ten --out t.json",
             "generate --sample --users 3 --out t.json",
+            "generate --sample --groups 3 --out t.json",
+            "generate --users 3 --groups many --out t.json",
             "generate --users 3 --users 4 --out t.json",
             "generate --users 3 --out t.json --colour red",
             "serve --tenant t.json",
