@@ -1,6 +1,7 @@
 //! Random identifiers and jitter for the Graph client (`client-request-id`, JWT `jti`,
-//! backoff jitter), drawn from the ring provider's system random source. Nothing here
-//! is secret material.
+//! backoff jitter): a per-thread SplitMix64 stream seeded once from the ring provider's
+//! system random source (one system call per thread, not per request). Nothing here is
+//! secret material; the values only need to be unique.
 
 /// `N` random bytes; falls back to clock-derived bytes if the system source fails,
 /// which is acceptable because these values only need to be unique, not secret.
@@ -19,27 +20,48 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     buf
 }
 
+thread_local! {
+    /// The thread's SplitMix64 state, seeded from the system source on first use.
+    static STREAM: std::cell::Cell<u64> = std::cell::Cell::new(u64::from_le_bytes(random_bytes::<8>()));
+}
+
+/// The next 64 bits of the thread's stream (SplitMix64: every state is visited once, so a
+/// thread never repeats a value within 2^64 draws).
+fn next_u64() -> u64 {
+    STREAM.with(|s| {
+        let state = s.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        s.set(state);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    })
+}
+
 /// A random version-4 UUID in its usual 8-4-4-4-12 lowercase hex form, as Graph's
 /// `client-request-id` and the assertion's `jti` expect (GRAPH.md §7).
 pub(crate) fn random_uuid() -> String {
-    let mut b = random_bytes::<16>();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&next_u64().to_le_bytes());
+    b[8..].copy_from_slice(&next_u64().to_le_bytes());
     b[6] = (b[6] & 0x0f) | 0x40; // version 4 (RFC 9562 §5.4)
     b[8] = (b[8] & 0x3f) | 0x80; // variant 10
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut out = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(HEX[usize::from(x >> 4)] as char);
+        out.push(HEX[usize::from(x & 0x0f)] as char);
+    }
+    out
 }
 
 /// A random fraction in [0, 1), for backoff jitter.
 pub(crate) fn random_fraction() -> f64 {
-    let b = random_bytes::<4>();
-    f64::from(u32::from_le_bytes(b)) / (f64::from(u32::MAX) + 1.0)
+    // The top 53 bits: every value a multiple of 2^-53, below one.
+    (next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -59,6 +81,12 @@ mod tests {
         );
         assert!(parts[2].starts_with('4'));
         assert!(a.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
+        assert!(matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
+        let many: std::collections::HashSet<String> = (0..10_000).map(|_| random_uuid()).collect();
+        assert_eq!(many.len(), 10_000);
+        // Another thread draws from its own stream.
+        let other = std::thread::spawn(random_uuid).join().unwrap();
+        assert!(!many.contains(&other));
     }
 
     #[test]
