@@ -323,6 +323,56 @@ async fn suffix_and_contains_searches_read_only_the_matching_objects() {
     h.stop().await;
 }
 
+/// With the caches on (the default), a cached caller-ID answer does not outlive the phone
+/// index it was planned on: a number that named nobody names its new owner after the next
+/// refresh, not only after `cache_ttl_secs`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cached_caller_id_answer_is_retired_when_the_index_changes() {
+    let t = messy_tenant();
+    let h = start_messy(|cfg| {
+        cfg.search.cache_ttl_secs = 300;
+        cfg.phone.index_refresh_secs = 1;
+    })
+    .await;
+    let owner = norm_dn(&map_user(&t.users[0]).dn);
+    let known = "+14255550100";
+    let new = "+33612345678";
+    assert_eq!(caller_id(&h, known).await, BTreeSet::from([owner.clone()]));
+    // Both answers are now cached: the owner of the one, nobody for the other.
+    assert!(caller_id(&h, new).await.is_empty());
+    h.emu.reset_stats();
+    assert_eq!(caller_id(&h, known).await, BTreeSet::from([owner]));
+    assert!(caller_id(&h, new).await.is_empty());
+    assert!(
+        h.emu.request_log().iter().all(|l| l.contains("/delta")),
+        "identical searches within cache_ttl_secs ask Graph nothing: {:#?}",
+        h.emu.request_log()
+    );
+
+    let newcomer = messy_contact(77, &[("mobile", "+33 6 12 34 56 78")]);
+    assert!(h.emu.upsert_contact(newcomer.clone()));
+    let started = Instant::now();
+    let mut found = BTreeSet::new();
+    while started.elapsed() < Duration::from_secs(8) {
+        found = caller_id(&h, new).await;
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        found,
+        BTreeSet::from([norm_dn(&map_contact(&newcomer).dn)]),
+        "the cached empty answer outlived the index"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "found only after {:?}, not within the refresh",
+        started.elapsed()
+    );
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_number_changed_in_entra_is_found_after_a_refresh() {
     let t = messy_tenant();
