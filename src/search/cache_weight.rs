@@ -7,6 +7,7 @@ use std::mem::size_of;
 use serde_json::Value;
 
 use crate::directory::entry::Entry;
+use crate::directory::schema::AttributeType;
 use crate::translate::GraphQuery;
 
 /// What a `BTreeMap` node spends per entry beyond the key and value themselves (the
@@ -39,7 +40,7 @@ pub fn result_bytes(key_len: usize, entries: &[Entry]) -> u32 {
                 + e.attrs
                     .iter()
                     .map(|(_, vals)| {
-                        size_of::<(usize, Vec<String>)>()
+                        size_of::<(&'static AttributeType, Vec<String>)>()
                             + vals
                                 .iter()
                                 .map(|v| size_of::<String>() + v.len())

@@ -249,6 +249,21 @@ impl Directory {
         }
     }
 
+    /// The (`group_filter`) groups user `user` (id or userPrincipalName) is a direct member
+    /// of, with the properties `select`.
+    fn user_groups_request(&self, user: &str, select: &str) -> GraphRequest {
+        let mut path = format!(
+            "/v1.0/users/{}/memberOf/microsoft.graph.group?$select={select}&$top={MEMBER_PAGE}&$count=true",
+            encode_query_value(user)
+        );
+        let group_filter = self.settings.groups.group_filter.trim();
+        if !group_filter.is_empty() {
+            path.push_str("&$filter=");
+            path.push_str(&encode_query_value(group_filter));
+        }
+        self.group_request(path)
+    }
+
     /// `/groups` with the configured `group_filter` and `extra` ANDed, advanced parameters on.
     fn groups_list_request(&self, extra: Option<String>) -> GraphRequest {
         let configured = self.settings.groups.group_filter.trim();
@@ -800,17 +815,12 @@ impl Directory {
         let Some(id) = id else {
             return Ok(None);
         };
-        let mut path = format!(
-            "/v1.0/users/{}/memberOf/microsoft.graph.group?$select=id&$top={MEMBER_PAGE}&$count=true",
-            encode_query_value(&id)
-        );
-        let group_filter = self.settings.groups.group_filter.trim();
-        if !group_filter.is_empty() {
-            path.push_str("&$filter=");
-            path.push_str(&encode_query_value(group_filter));
-        }
         let groups = self
-            .read_all(&self.group_request(path), self.group_bound(), deadline)
+            .read_all(
+                &self.user_groups_request(&id, "id"),
+                self.group_bound(),
+                deadline,
+            )
             .await?;
         Ok(Some(
             groups
@@ -888,16 +898,7 @@ impl Directory {
                 else {
                     return Ok(Vec::new());
                 };
-                let mut path = format!(
-                    "/v1.0/users/{}/memberOf/microsoft.graph.group?$select={GROUP_SELECT}&$top={MEMBER_PAGE}&$count=true",
-                    encode_query_value(&upn)
-                );
-                let group_filter = self.settings.groups.group_filter.trim();
-                if !group_filter.is_empty() {
-                    path.push_str("&$filter=");
-                    path.push_str(&encode_query_value(group_filter));
-                }
-                let request = self.group_request(path.clone());
+                let request = self.user_groups_request(&upn, GROUP_SELECT);
                 match fetch_request(&self.graph, &request, self.group_bound(), deadline).await {
                     // A user that does not exist is a member of nothing.
                     Err(FetchError::Graph(GraphError::Rejected { status: 404, .. })) => {
