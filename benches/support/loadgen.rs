@@ -90,7 +90,7 @@ fn header(buf: &[u8], want: u8) -> Result<Option<(usize, usize)>, String> {
 }
 
 /// Sends `pdu` and reads its answer; returns the number of entries.
-async fn one_search(
+pub async fn one_search(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
     pdu: &[u8],
@@ -203,7 +203,7 @@ pub async fn run(
     })
 }
 
-async fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
+pub async fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect {addr}: {e}"))?;
