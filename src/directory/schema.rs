@@ -139,11 +139,32 @@ impl AttributeType {
         for _ in 0..8 {
             match cur {
                 Some(c) if std::ptr::eq(c, sup) => return true,
-                Some(c) => cur = c.sup.and_then(attribute),
+                Some(c) => cur = c.parent(),
                 None => return false,
             }
         }
         false
+    }
+
+    /// The supertype, resolved once for the built-in table: filter checks and attribute
+    /// selection ask this for every attribute of every entry.
+    fn parent(&self) -> Option<&'static AttributeType> {
+        use std::sync::OnceLock;
+        static PARENTS: OnceLock<Vec<Option<&'static AttributeType>>> = OnceLock::new();
+        let sup = self.sup?;
+        let offset = (self as *const AttributeType as usize)
+            .wrapping_sub(ATTRIBUTES.as_ptr() as usize)
+            / size_of::<AttributeType>();
+        match ATTRIBUTES.get(offset) {
+            Some(builtin) if std::ptr::eq(builtin, self) => PARENTS.get_or_init(|| {
+                ATTRIBUTES
+                    .iter()
+                    .map(|at| at.sup.and_then(attribute))
+                    .collect()
+            })[offset],
+            // A type declared by the mapping.
+            _ => attribute(sup),
+        }
     }
 }
 
