@@ -184,9 +184,22 @@ fn oracle_search(q: &Query) -> (String, Scope, String) {
     }
 }
 
-fn ldapsearch_args(url: &str, base: &str, scope: Scope, filter: &str) -> Vec<String> {
-    ["-x", "-H", url, "-b", base, "-s", scope.arg(), filter, "*"]
+/// The attribute list of the `i`-th search: most ask for `*`, some for what a phone asks
+/// (CLIENTS.md), some for a supertype: the gateway maps only what a search needs
+/// (`directory::needed`), and its answers must not change for it.
+fn attribute_list(i: usize) -> &'static [&'static str] {
+    match i % 4 {
+        2 => &["cn", "sn", "givenName", "telephoneNumber", "mobile"],
+        3 => &["name", "mail"],
+        _ => &["*"],
+    }
+}
+
+fn ldapsearch_args(url: &str, q: (&str, Scope, &str), attrs: &[&str]) -> Vec<String> {
+    let (base, scope, filter) = q;
+    ["-x", "-H", url, "-b", base, "-s", scope.arg(), filter]
         .iter()
+        .chain(attrs)
         .map(|s| s.to_string())
         .collect()
 }
@@ -210,7 +223,11 @@ fn ask_oracle(slapd_url: &str, corpus: &[Query]) -> Vec<Answer> {
                         let (base, scope, filter) = oracle_search(q);
                         let o = Command::new("ldapsearch")
                             .args(["-LLL", "-o", "ldif-wrap=no", "-o", "nettimeout=20"])
-                            .args(ldapsearch_args(slapd_url, &base, scope, &filter))
+                            .args(ldapsearch_args(
+                                slapd_url,
+                                (&base, scope, &filter),
+                                attribute_list(start + i),
+                            ))
                             .output()
                             .expect("ldapsearch");
                         let code = o.status.code().unwrap_or(-1);
@@ -425,9 +442,9 @@ async fn ask_gateway(m: &Measured, corpus: &[Query]) -> Run {
     let mut answers = Vec::with_capacity(corpus.len());
     let mut requests = Vec::with_capacity(corpus.len());
     let mut costs: BTreeMap<String, Cost> = BTreeMap::new();
-    for q in corpus {
+    for (i, q) in corpus.iter().enumerate() {
         let filter = q.filter.render();
-        let args = ldapsearch_args(&url, &q.base, q.scope, &filter);
+        let args = ldapsearch_args(&url, (&q.base, q.scope, &filter), attribute_list(i));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (r0, u0, f0) = m.counters();
         let out = ldapsearch(&args).await;
@@ -483,11 +500,12 @@ fn compare(corpus: &[Query], oracle: &[Answer], gateway: &[Answer]) -> Vec<Disag
             "attribute values"
         };
         let mut detail = format!(
-            "[{}] -b '{}' -s {} '{}'",
+            "[{}] -b '{}' -s {} '{}' {}",
             q.category,
             q.base,
             q.scope.arg(),
-            q.filter.render()
+            q.filter.render(),
+            attribute_list(i).join(" ")
         );
         if kind == "result code" {
             detail.push_str(&format!(

@@ -8,6 +8,7 @@ use graph_emulator::Tenant;
 use ldap_graph_gateway::directory::Collection;
 use ldap_graph_gateway::directory::entry::Entry;
 use ldap_graph_gateway::directory::mapping::Mapping;
+use ldap_graph_gateway::directory::needed::Needed;
 use ldap_graph_gateway::directory::phone::{PhoneMatch, PhoneRules};
 use ldap_graph_gateway::directory::tree::Tree;
 use serde_json::Value;
@@ -71,7 +72,7 @@ fn build() -> Fixtures {
         objects
             .into_iter()
             .map(|json| Object {
-                entry: mapping.to_entry(c, &json, &tree),
+                entry: mapping.to_entry(c, &json, &tree, &Needed::All),
                 json,
             })
             .collect()

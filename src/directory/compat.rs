@@ -361,6 +361,7 @@ pub fn anr_filter(value: &str) -> LdapFilter {
 mod tests {
     use super::*;
     use crate::directory::filter::filter_to_string;
+    use crate::directory::needed::Needed;
     use serde_json::json;
 
     #[test]
@@ -530,7 +531,9 @@ mod tests {
             })
         };
         let eval = |m: &Mapping, obj: &Value, f: &str| {
-            let e = m.to_entry(Collection::Users, obj, &tree).unwrap();
+            let e = m
+                .to_entry(Collection::Users, obj, &tree, &Needed::All)
+                .unwrap();
             let ctx = MatchContext {
                 phone: &rules,
                 mapping: m,

@@ -891,6 +891,7 @@ mod tests {
     use super::*;
     use crate::directory::Collection;
     use crate::directory::mapping::Mapping;
+    use crate::directory::needed::Needed;
     use crate::directory::tree::Tree;
     use proptest::prelude::*;
     use serde_json::json;
@@ -916,7 +917,7 @@ mod tests {
             "employeeId": "00042"
         });
         Mapping::default_mapping()
-            .to_entry(Collection::Users, &obj, &tree)
+            .to_entry(Collection::Users, &obj, &tree, &Needed::All)
             .unwrap()
     }
 

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::Collection;
 use super::compat::{self, AdAttribute};
 use super::entry::Entry;
+use super::needed::Needed;
 use super::schema::{self, AttributeType};
 use super::tree::{Tree, push_named};
 
@@ -392,10 +393,16 @@ impl Mapping {
         out
     }
 
-    /// The LDAP entry of a Graph object: objectClass (CONTRACT §5), every mapped
-    /// attribute with values, and the operational attributes of §4. `None` when the
-    /// object lacks its key (`userPrincipalName` for users, `id` for contacts).
-    pub fn to_entry(&self, c: Collection, obj: &Value, tree: &Tree) -> Option<Entry> {
+    /// The LDAP entry of a Graph object: objectClass (CONTRACT §5), the mapped attributes
+    /// the search needs that have values, and the operational attributes of §4. `None`
+    /// when the object lacks its key (`userPrincipalName` for users, `id` for contacts).
+    pub fn to_entry(
+        &self,
+        c: Collection,
+        obj: &Value,
+        tree: &Tree,
+        needed: &Needed,
+    ) -> Option<Entry> {
         let id = obj
             .get("id")
             .and_then(Value::as_str)
@@ -429,7 +436,11 @@ impl Mapping {
         // every DN the gateway returns reads back).
         push_named(&mut entry, "uid", vec![key.to_string()]);
         let dn = entry.dn.clone();
-        for m in self.for_collection(c) {
+        for m in self
+            .for_collection(c)
+            .iter()
+            .filter(|m| needed.wants(m.attr))
+        {
             entry.push(m.attr, m.source.entry_values(obj, &dn));
         }
         if let Some(id) = id {
@@ -486,7 +497,7 @@ mod tests {
     fn maps_a_realistic_user() {
         let m = Mapping::default_mapping();
         let e = m
-            .to_entry(Collection::Users, &graph_user(), &tree())
+            .to_entry(Collection::Users, &graph_user(), &tree(), &Needed::All)
             .unwrap();
         assert_eq!(
             e.dn,
@@ -529,7 +540,9 @@ mod tests {
         // onPremisesSamAccountName wins when present
         let mut u = graph_user();
         u["onPremisesSamAccountName"] = json!("avance");
-        let e = m.to_entry(Collection::Users, &u, &tree()).unwrap();
+        let e = m
+            .to_entry(Collection::Users, &u, &tree(), &Needed::All)
+            .unwrap();
         assert_eq!(values(&e, "sAMAccountName"), ["avance"]);
     }
 
@@ -538,10 +551,15 @@ mod tests {
         let m = Mapping::default_mapping();
         let mut u = graph_user();
         u["surname"] = Value::Null;
-        let e = m.to_entry(Collection::Users, &u, &tree()).unwrap();
+        let e = m
+            .to_entry(Collection::Users, &u, &tree(), &Needed::All)
+            .unwrap();
         assert!(values(&e, "sn").is_empty());
         u["userPrincipalName"] = json!("");
-        assert!(m.to_entry(Collection::Users, &u, &tree()).is_none());
+        assert!(
+            m.to_entry(Collection::Users, &u, &tree(), &Needed::All)
+                .is_none()
+        );
     }
 
     #[test]
@@ -569,7 +587,7 @@ mod tests {
             ]
         });
         let e = Mapping::default_mapping()
-            .to_entry(Collection::Contacts, &contact, &tree())
+            .to_entry(Collection::Contacts, &contact, &tree(), &Needed::All)
             .unwrap();
         assert_eq!(
             e.dn,
@@ -697,7 +715,9 @@ mod tests {
         u["onPremisesExtensionAttributes"] =
             json!({"extensionAttribute1": "Contoso-42", "extensionAttribute2": null});
         u["extension_0123abcd_costCenter"] = json!("CC-7");
-        let e = m.to_entry(Collection::Users, &u, &tree()).unwrap();
+        let e = m
+            .to_entry(Collection::Users, &u, &tree(), &Needed::All)
+            .unwrap();
         assert_eq!(values(&e, "extensionAttribute1"), ["Contoso-42"]);
         assert_eq!(values(&e, "costCenter"), ["CC-7"]);
         assert_eq!(values(&e, "employeeID"), ["12345"]);
@@ -707,7 +727,9 @@ mod tests {
         assert!(m.knows(ext1));
         // A path that is not there, or through a scalar, gives no value.
         u["onPremisesExtensionAttributes"] = json!("flat");
-        let e = m.to_entry(Collection::Users, &u, &tree()).unwrap();
+        let e = m
+            .to_entry(Collection::Users, &u, &tree(), &Needed::All)
+            .unwrap();
         assert!(values(&e, "extensionAttribute1").is_empty());
         assert!(Source::parse("a//b").is_err());
         assert!(Source::parse("/a").is_err());
@@ -721,7 +743,9 @@ mod tests {
         let mut u = graph_user();
         u["accountEnabled"] = json!(true);
         u["onPremisesSecurityIdentifier"] = json!("S-1-5-21-1-2-3-1104");
-        let e = m.to_entry(Collection::Users, &u, &tree()).unwrap();
+        let e = m
+            .to_entry(Collection::Users, &u, &tree(), &Needed::All)
+            .unwrap();
         assert_eq!(
             values(&e, "objectCategory"),
             ["CN=Person,CN=Schema,CN=Configuration,dc=example,dc=com"]
@@ -742,13 +766,17 @@ mod tests {
             assert!(select.contains(&p.to_string()), "{p}");
         }
         let contact = json!({"id": "25caf5a6-8e4b-4d2d-a1bd-3e0f4c9a1234", "displayName": "X"});
-        let c = m.to_entry(Collection::Contacts, &contact, &tree()).unwrap();
+        let c = m
+            .to_entry(Collection::Contacts, &contact, &tree(), &Needed::All)
+            .unwrap();
         assert!(values(&c, "userAccountControl").is_empty());
         assert_eq!(values(&c, "objectCategory").len(), 1);
         // An override still wins, and the profile's computed ones cannot be remapped.
         let o = Override::parse("sAMAccountName", "mailNickname").unwrap();
         let m = Mapping::configured(&[o], &[], Some("dc=example,dc=com"));
-        let e = m.to_entry(Collection::Users, &u, &tree()).unwrap();
+        let e = m
+            .to_entry(Collection::Users, &u, &tree(), &Needed::All)
+            .unwrap();
         assert_eq!(values(&e, "sAMAccountName"), ["AdeleV"]);
         assert!(Override::parse("userAccountControl", "accountEnabled").is_err());
     }

@@ -7,6 +7,7 @@ pub mod filter;
 pub mod group;
 pub mod mapping;
 pub mod matching;
+pub mod needed;
 pub mod phone;
 pub mod schema;
 pub mod tree;

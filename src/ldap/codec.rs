@@ -178,6 +178,16 @@ impl Decoder for SafeCodec {
     }
 }
 
+/// PDUs encoded elsewhere (a search's entries, `entry_out`) are written as they are.
+impl Encoder<bytes::Bytes> for SafeCodec {
+    type Error = FramingError;
+
+    fn encode(&mut self, pdus: bytes::Bytes, buf: &mut BytesMut) -> Result<(), FramingError> {
+        buf.extend_from_slice(&pdus);
+        Ok(())
+    }
+}
+
 impl Encoder<LdapMsg> for SafeCodec {
     type Error = FramingError;
 

@@ -35,7 +35,19 @@ pub async fn compare(gw: &Gateway, identity: &Identity, req: &LdapCompareRequest
         // CONTRACT §9: memberOf is computed only when asked for, as here.
         let member_of = at.name == "memberOf";
         let base = LdapSearchScope::Base;
-        match search_op::ask(gw, &req.dn, base, &any, None, member_of, time_limit).await {
+        // The compared attribute is all the entry needs.
+        let wanted = [at.name.to_string()];
+        match search_op::ask(
+            gw,
+            &req.dn,
+            base,
+            &any,
+            None,
+            (member_of, &wanted),
+            time_limit,
+        )
+        .await
+        {
             Err(e) => return error_result(e),
             Ok(found) => {
                 // A read that did not finish answers its error (3, 51, 52), not 32.

@@ -14,15 +14,16 @@ use super::answer::{self, Answer, PageKey, SearchLimits, Step};
 use super::controls;
 use super::entry_out::AttributeSelection;
 use super::gateway::{Gateway, Identity};
-use super::outbox::Out;
+use super::outbox::{Last, Out};
 use super::paged::{self, Resume};
 use super::rootdse;
 use crate::error::LdapError;
 use crate::search::order::OrderKey;
 use crate::search::{SearchOutput, SearchParams};
 
-/// Runs one search request: sends its entries and returns its SearchResultDone, which the
-/// connection writes as the operation ends (`None`: the connection is gone).
+/// Runs one search request: sends its entries and returns its SearchResultDone with the
+/// last of them, which the connection writes as the operation ends (`None`: the
+/// connection is gone).
 pub async fn run(
     gw: &Gateway,
     identity: &Identity,
@@ -31,7 +32,7 @@ pub async fn run(
     (ctrls, critical): (&[LdapControl], &[String]),
     resume: Resume,
     tx: &mpsc::Sender<Out>,
-) -> Option<LdapMsg> {
+) -> Option<Last> {
     let answer = answer_search(gw, identity, req, (ctrls, critical), resume).await;
     let selection = AttributeSelection::new(&req.attrs, req.typesonly);
     stream(msgid, answer, &selection, tx).await
@@ -72,7 +73,7 @@ async fn answer_search(
         req.scope.clone(),
         &req.filter,
         plan.keys.as_deref(),
-        asks_member_of(&req.attrs),
+        (asks_member_of(&req.attrs), &req.attrs),
         limits.time,
     )
     .await;
@@ -98,7 +99,7 @@ pub(super) async fn ask(
     scope: LdapSearchScope,
     filter: &LdapFilter,
     order: Option<&[OrderKey]>,
-    member_of: bool,
+    (member_of, attributes): (bool, &[String]),
     time_limit: Duration,
 ) -> Result<SearchOutput, LdapError> {
     let deadline = Instant::now() + time_limit;
@@ -109,6 +110,7 @@ pub(super) async fn ask(
         deadline,
         order,
         member_of,
+        attributes,
     };
     match tokio::time::timeout_at(deadline, gw.directory.search(&params)).await {
         Ok(found) => found,
@@ -122,24 +124,36 @@ pub(super) async fn ask(
     }
 }
 
-/// Sends the answer's entries and the paged state (before the Done, so the next page
-/// request finds it) and returns the SearchResultDone; `None` when the connection is gone.
+/// Encoded entries are handed to the connection in chunks of about this size: a small
+/// answer travels whole with its SearchResultDone (one wake of the connection task, one
+/// write), a large one keeps the channel's backpressure.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Sends the answer's entries, encoded here rather than on the connection task, and the
+/// paged state (before the Done, so the next page request finds it); returns the
+/// SearchResultDone with the entries not yet sent. `None` when the connection is gone.
 async fn stream(
     msgid: i32,
     answer: Answer,
     selection: &AttributeSelection,
     tx: &mpsc::Sender<Out>,
-) -> Option<LdapMsg> {
-    for e in &answer.entries {
-        let msg = LdapMsg::new(msgid, LdapOp::SearchResultEntry(selection.render(e)));
-        tx.send(Out::Msg(Box::new(msg))).await.ok()?;
+) -> Option<Last> {
+    let mut buf = bytes::BytesMut::new();
+    for entries in answer.entries.chunks(64) {
+        selection.encode_entries(msgid, entries, &mut buf);
+        if buf.len() >= CHUNK_BYTES {
+            tx.send(Out::Pdus(msgid, buf.split().freeze())).await.ok()?;
+        }
     }
     if let Some((cookie, state)) = answer.keep {
         tx.send(Out::Paged(cookie, Box::new(state))).await.ok()?;
     }
-    Some(LdapMsg::new_with_ctrls(
-        msgid,
-        LdapOp::SearchResultDone(answer.result),
-        answer.controls,
-    ))
+    Some(Last {
+        pdus: buf.freeze(),
+        msg: LdapMsg::new_with_ctrls(
+            msgid,
+            LdapOp::SearchResultDone(answer.result),
+            answer.controls,
+        ),
+    })
 }

@@ -27,7 +27,7 @@ use tracing::{Instrument, Span, debug, info, info_span, warn};
 
 use super::codec::{FramingError, Incoming, SafeCodec};
 use super::gateway::{Gateway, Identity};
-use super::outbox::Out;
+use super::outbox::{Last, Out};
 use super::paged::{self, PagedStore};
 use super::reply::{ldap_result as result, request_tag, response_to};
 use super::rootdse::{OID_STARTTLS, OID_WHOAMI};
@@ -42,6 +42,9 @@ pub type Transport = Either<TcpStream, Box<tokio_rustls::server::TlsStream<TcpSt
 
 /// Password Modify (RFC 3062), refused: passwords live in Entra ID.
 const OID_PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
+
+/// How much queued output one write gathers before the connection reads again.
+const DRAIN_BYTES: usize = 64 * 1024;
 
 /// How long a write may wait for a client that does not read before it is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -203,70 +206,8 @@ async fn run(mut conn: Conn, stream: Transport, shutdown: CancellationToken) {
         }
         tokio::select! {
             biased;
-            out = next_out(&mut conn.outbox) => {
-                let Some(out) = out else { break };
-                // Feed everything already queued, then flush once.
-                let mut next = Some(out);
-                let mut failed = false;
-                while let Some(out) = next.take() {
-                    let msg = match out {
-                        Out::Msg(m) => Some(*m),
-                        Out::Finished(id, last) => {
-                            conn.ops.remove(&id);
-                            conn.running = conn.running.saturating_sub(1);
-                            idle_deadline = Instant::now() + idle;
-                            last.map(|m| *m)
-                        }
-                        Out::Paged(cookie, state) => {
-                            conn.paged.keep(cookie, *state, std::time::Instant::now());
-                            None
-                        }
-                    };
-                    if let Some(m) = msg {
-                        let fed = tokio::time::timeout(WRITE_TIMEOUT, framed.feed(m)).await;
-                        if !matches!(fed, Ok(Ok(()))) {
-                            failed = true;
-                            break;
-                        }
-                    }
-                    next = conn.outbox.as_mut().and_then(|(_, rx)| rx.try_recv().ok());
-                }
-                // A client that stops reading is dropped instead of holding the search.
-                if failed
-                    || !matches!(
-                        tokio::time::timeout(WRITE_TIMEOUT, framed.flush()).await,
-                        Ok(Ok(()))
-                    )
-                {
-                    debug!("client stopped reading; closing");
-                    break;
-                }
-                if draining && conn.ops.is_empty() {
-                    break;
-                }
-            }
-            _ = shutdown.cancelled(), if !draining => {
-                draining = true;
-                if conn.ops.is_empty() {
-                    let _ = framed
-                        .send(DisconnectionNotice::gen_response(
-                            LdapResultCode::Unavailable,
-                            "the server is shutting down",
-                        ))
-                        .await;
-                    break;
-                }
-            }
-            _ = tokio::time::sleep_until(idle_deadline), if conn.ops.is_empty() => {
-                debug!("idle timeout");
-                let _ = framed
-                    .send(DisconnectionNotice::gen_response(
-                        LdapResultCode::Unavailable,
-                        "idle timeout",
-                    ))
-                    .await;
-                break;
-            }
+            // A request is read before more output is written: an abandon is seen
+            // between the chunks of a long answer, not after all of it (RFC 4511 §4.11).
             incoming = next_request(&mut framed), if !draining => {
                 idle_deadline = Instant::now() + idle;
                 let msg = match incoming {
@@ -336,6 +277,87 @@ async fn run(mut conn: Conn, stream: Transport, shutdown: CancellationToken) {
                         }
                     }
                 }
+            }
+            out = next_out(&mut conn.outbox) => {
+                let Some(out) = out else { break };
+                // Feed what is already queued, then flush once.
+                let mut next = Some(out);
+                let mut failed = false;
+                while let Some(out) = next.take() {
+                    // An operation abandoned (or ended by a bind) is no longer in `ops`:
+                    // what it had queued is dropped, and no response follows (RFC 4511 §4.11).
+                    let (pdus, msg) = match out {
+                        Out::Pdus(id, pdus) if conn.ops.contains_key(&id) => (Some(pdus), None),
+                        Out::Pdus(..) => (None, None),
+                        Out::Finished(id, last) => {
+                            let live = conn.ops.remove(&id).is_some();
+                            conn.running = conn.running.saturating_sub(1);
+                            idle_deadline = Instant::now() + idle;
+                            match last.filter(|_| live) {
+                                Some(last) => (Some(last.pdus), Some(last.msg)),
+                                None => (None, None),
+                            }
+                        }
+                        Out::Paged(cookie, state) => {
+                            conn.paged.keep(cookie, *state, std::time::Instant::now());
+                            (None, None)
+                        }
+                    };
+                    if let Some(pdus) = pdus.filter(|p| !p.is_empty()) {
+                        let fed = tokio::time::timeout(WRITE_TIMEOUT, framed.feed(pdus)).await;
+                        if !matches!(fed, Ok(Ok(()))) {
+                            failed = true;
+                            break;
+                        }
+                    }
+                    if let Some(m) = msg {
+                        let fed = tokio::time::timeout(WRITE_TIMEOUT, framed.feed(m)).await;
+                        if !matches!(fed, Ok(Ok(()))) {
+                            failed = true;
+                            break;
+                        }
+                    }
+                    // What is queued goes out in one write, up to about a chunk: past it
+                    // the connection flushes and reads any request (an abandon) first.
+                    if framed.write_buffer().len() < DRAIN_BYTES {
+                        next = conn.outbox.as_mut().and_then(|(_, rx)| rx.try_recv().ok());
+                    }
+                }
+                // A client that stops reading is dropped instead of holding the search.
+                if failed
+                    || !matches!(
+                        tokio::time::timeout(WRITE_TIMEOUT, SinkExt::<LdapMsg>::flush(&mut framed)).await,
+                        Ok(Ok(()))
+                    )
+                {
+                    debug!("client stopped reading; closing");
+                    break;
+                }
+                if draining && conn.ops.is_empty() {
+                    break;
+                }
+            }
+            _ = shutdown.cancelled(), if !draining => {
+                draining = true;
+                if conn.ops.is_empty() {
+                    let _ = framed
+                        .send(DisconnectionNotice::gen_response(
+                            LdapResultCode::Unavailable,
+                            "the server is shutting down",
+                        ))
+                        .await;
+                    break;
+                }
+            }
+            _ = tokio::time::sleep_until(idle_deadline), if conn.ops.is_empty() => {
+                debug!("idle timeout");
+                let _ = framed
+                    .send(DisconnectionNotice::gen_response(
+                        LdapResultCode::Unavailable,
+                        "idle timeout",
+                    ))
+                    .await;
+                break;
             }
         }
     }
@@ -682,7 +704,7 @@ fn start_compare(conn: &mut Conn, id: i32, req: LdapCompareRequest) -> Option<Ld
     let span = info_span!("compare", msgid = id, dn = %req.dn, attribute = %req.atype);
     spawn_operation(conn, id, span, async move {
         let res = compare_op::compare(&gw, &identity, &req).await;
-        Some(LdapMsg::new(id, LdapOp::CompareResult(res)))
+        Some(Last::response(LdapMsg::new(id, LdapOp::CompareResult(res))))
     });
     None
 }
@@ -708,7 +730,7 @@ fn spawn_operation(
     conn: &mut Conn,
     id: i32,
     span: Span,
-    work: impl std::future::Future<Output = Option<LdapMsg>> + Send + 'static,
+    work: impl std::future::Future<Output = Option<Last>> + Send + 'static,
 ) {
     let token = CancellationToken::new();
     conn.ops.insert(id, token.clone());
@@ -724,7 +746,7 @@ fn spawn_operation(
                 }
                 last = work => last,
             };
-            last.iter().for_each(|m| metrics.finished(m, started));
+            last.iter().for_each(|l| metrics.finished(&l.msg, started));
             let _ = tx.send(Out::Finished(id, last.map(Box::new))).await;
         }
         .instrument(span),

@@ -27,6 +27,7 @@ use crate::directory::filter::{MatchContext, Tri, evaluate};
 use crate::directory::group::{self, Memberships};
 use crate::directory::mapping::Mapping;
 use crate::directory::mapping::Source;
+use crate::directory::needed::Needed;
 use crate::directory::phone::{PhoneMatch, PhoneRules};
 use crate::directory::schema;
 use crate::directory::tree::{Target, Tree};
@@ -133,6 +134,9 @@ pub struct SearchParams<'a> {
     pub order: Option<&'a [OrderKey]>,
     /// The entries carry `memberOf` (the attribute list names it or asks for `+`).
     pub member_of: bool,
+    /// The request's attribute list (RFC 4511 §4.5.1.8): only the attributes it returns,
+    /// the filter tests and the order compares are mapped (`Needed`); empty is all.
+    pub attributes: &'a [String],
 }
 
 /// Entries of a search, in the order asked for (`SearchParams::order`, else CONTRACT §8),
@@ -504,6 +508,11 @@ impl Directory {
             && group::needs_member_of_values(p.filter))
         .then(|| group::without_member_of_values(p.filter));
         let mut undecided = Vec::new();
+        let order_types: Vec<_> = match p.order {
+            Some(keys) => keys.iter().map(|k| k.attr).collect(),
+            None => vec![order::default_key(p.filter).attr],
+        };
+        let needed = Needed::of(p.attributes, p.filter, &order_types);
         // Every collection's plan first, so that all their Graph reads run at once: a
         // search's latency is its slowest request, not the sum of them.
         let plans: Vec<(Collection, bool, PushdownPlan)> = collections
@@ -597,7 +606,7 @@ impl Directory {
                 if !seen.insert(id) || !shown(id) {
                     continue;
                 }
-                let Some(entry) = self.mapping.to_entry(c, obj, &self.tree) else {
+                let Some(entry) = self.mapping.to_entry(c, obj, &self.tree, &needed) else {
                     continue;
                 };
                 if base_object {

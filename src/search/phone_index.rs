@@ -341,6 +341,7 @@ impl PhoneIndex {
 mod tests {
     use super::*;
     use crate::directory::filter::{MatchContext, Tri, evaluate};
+    use crate::directory::needed::Needed;
     use crate::directory::tree::Tree;
     use ldap3_proto::proto::LdapFilter;
     use serde_json::json;
@@ -584,7 +585,9 @@ mod tests {
             for (i, v) in stored.iter().enumerate() {
                 let obj = json!({"id": format!("u{i}"), "userPrincipalName": format!("u{i}@x"),
                     "displayName": "x", "businessPhones": [v]});
-                let entry = m.to_entry(Collection::Users, &obj, &tree).unwrap();
+                let entry = m
+                    .to_entry(Collection::Users, &obj, &tree, &Needed::All)
+                    .unwrap();
                 let id = format!("u{i}");
                 for d in dialled.iter().chain(stored.iter()) {
                     let f = LdapFilter::Equality("telephoneNumber".into(), d.to_string());

@@ -31,6 +31,11 @@ impl ResultKey {
         let mut key = String::with_capacity(p.base.len() + 64);
         key.push(scope);
         key.push(if p.member_of { 'm' } else { '-' });
+        // Entries carry only the attributes the search needs (`Needed`): the list is part
+        // of what decides them, each name after its length (a client may send any bytes).
+        for a in p.attributes {
+            let _ = write!(key, "{}:{a}", a.len());
+        }
         for k in p.order.unwrap_or_default() {
             let _ = write!(key, "{}{}", if k.reverse { '-' } else { '+' }, k.attr.name);
         }
@@ -110,6 +115,7 @@ mod tests {
             deadline: tokio::time::Instant::now(),
             order,
             member_of,
+            attributes: &[],
         }
     }
 
@@ -126,6 +132,9 @@ mod tests {
             reverse: true,
         }];
         let base = "dc=example,dc=com";
+        // Two lists no separator could tell apart if names were simply joined.
+        let one = ["cn,sn".to_string()];
+        let two = ["cn".to_string(), "sn".to_string()];
         let keys = [
             ResultKey::of(&params(base, LdapSearchScope::Subtree, &f, None, false)),
             ResultKey::of(&params(base, LdapSearchScope::OneLevel, &f, None, false)),
@@ -152,6 +161,14 @@ mod tests {
                 None,
                 false,
             )),
+            ResultKey::of(&SearchParams {
+                attributes: &one,
+                ..params(base, LdapSearchScope::Subtree, &f, None, false)
+            }),
+            ResultKey::of(&SearchParams {
+                attributes: &two,
+                ..params(base, LdapSearchScope::Subtree, &f, None, false)
+            }),
         ];
         for (i, a) in keys.iter().enumerate() {
             for b in &keys[i + 1..] {

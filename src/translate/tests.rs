@@ -2,6 +2,7 @@
 //! requests they become, and property tests checking every plan against an independent
 //! LDAP evaluator, an independent OData evaluator and a restated capability table.
 
+use crate::directory::needed::Needed;
 use ldap3_proto::parse_ldap_filter_str;
 use ldap3_proto::proto::{LdapFilter, LdapSubstringFilter};
 use proptest::prelude::*;
@@ -1602,7 +1603,7 @@ fn check_recall(mode: Mode, f: &LdapFilter, users: &[Value]) -> Result<(), TestC
         memberships: None,
     };
     for (u, found) in users.iter().zip(found) {
-        let Some(entry) = mapping.to_entry(Collection::Users, u, &tree) else {
+        let Some(entry) = mapping.to_entry(Collection::Users, u, &tree, &Needed::All) else {
             continue;
         };
         if evaluate(f, &entry, &local) == LocalTri::True {
