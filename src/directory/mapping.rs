@@ -9,7 +9,7 @@ use super::compat::{self, AdAttribute};
 use super::entry::Entry;
 use super::needed::Needed;
 use super::schema::{self, AttributeType};
-use super::tree::{Tree, push_named};
+use super::tree::Tree;
 
 /// Where an LDAP attribute's values come from in a Graph object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -419,9 +419,9 @@ impl Mapping {
             Collection::Users => "user",
             Collection::Contacts => "contact",
         };
-        push_named(
-            &mut entry,
-            "objectClass",
+        let types = schema::entry_types();
+        entry.push(
+            types.object_class,
             [
                 "top",
                 "person",
@@ -429,12 +429,11 @@ impl Mapping {
                 "inetOrgPerson",
                 auxiliary,
             ]
-            .map(String::from)
-            .to_vec(),
+            .map(String::from),
         );
         // The RDN value is always present, whatever the mapping says (CONTRACT §8:
         // every DN the gateway returns reads back).
-        push_named(&mut entry, "uid", vec![key.to_string()]);
+        entry.push(types.uid, [key.to_string()]);
         let dn = entry.dn.clone();
         for m in self
             .for_collection(c)
@@ -444,7 +443,7 @@ impl Mapping {
             entry.push(m.attr, m.source.entry_values(obj, &dn));
         }
         if let Some(id) = id {
-            push_named(&mut entry, "entryUUID", vec![id.to_string()]);
+            entry.push(types.entry_uuid, [id.to_string()]);
         }
         tree.add_operational(&mut entry, "inetOrgPerson", false);
         Some(entry)

@@ -168,6 +168,37 @@ impl AttributeType {
     }
 }
 
+/// The types every mapped entry carries, resolved once: the mapping and the tree add them
+/// to every entry of every search.
+pub struct EntryTypes {
+    pub object_class: &'static AttributeType,
+    pub uid: &'static AttributeType,
+    pub entry_uuid: &'static AttributeType,
+    pub entry_dn: &'static AttributeType,
+    pub has_subordinates: &'static AttributeType,
+    pub structural_object_class: &'static AttributeType,
+    pub subschema_subentry: &'static AttributeType,
+}
+
+/// See [`EntryTypes`]; every one of them is in the built-in table (tested).
+pub fn entry_types() -> &'static EntryTypes {
+    use std::sync::OnceLock;
+    static TYPES: OnceLock<EntryTypes> = OnceLock::new();
+    TYPES.get_or_init(|| {
+        // Every name is in the table (the test names them); the fallback keeps this total.
+        let at = |name: &str| builtin(name).unwrap_or(&ATTRIBUTES[0]);
+        EntryTypes {
+            object_class: at("objectClass"),
+            uid: at("uid"),
+            entry_uuid: at("entryUUID"),
+            entry_dn: at("entryDN"),
+            has_subordinates: at("hasSubordinates"),
+            structural_object_class: at("structuralObjectClass"),
+            subschema_subentry: at("subschemaSubentry"),
+        }
+    })
+}
+
 /// Looks an attribute type up by name, alias or OID, case-insensitively.
 /// Attribute options (`cn;lang-de`) are not stripped here; callers decide.
 /// Every request names attributes several times over (filter, attribute list, mapping),
@@ -1731,6 +1762,44 @@ pub fn openldap_schema() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_types_every_entry_carries_are_built_in() {
+        let t = entry_types();
+        let names = [
+            t.object_class.name,
+            t.uid.name,
+            t.entry_uuid.name,
+            t.entry_dn.name,
+            t.has_subordinates.name,
+            t.structural_object_class.name,
+            t.subschema_subentry.name,
+        ];
+        assert_eq!(
+            names,
+            [
+                "objectClass",
+                "uid",
+                "entryUUID",
+                "entryDN",
+                "hasSubordinates",
+                "structuralObjectClass",
+                "subschemaSubentry"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_supertype_resolved_once_is_the_one_its_name_looks_up() {
+        for at in attributes() {
+            assert_eq!(
+                at.parent().map(|p| p.name),
+                at.sup.and_then(attribute).map(|p| p.name),
+                "{}",
+                at.name
+            );
+        }
+    }
 
     #[test]
     fn the_lookup_table_finds_what_a_scan_of_every_type_finds() {

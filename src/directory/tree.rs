@@ -396,15 +396,15 @@ impl Tree {
 
     /// Adds the operational attributes every entry carries (CONTRACT §4).
     pub fn add_operational(&self, entry: &mut Entry, structural: &str, has_subordinates: bool) {
+        let types = schema::entry_types();
         let dn = entry.dn.clone();
-        push_named(entry, "entryDN", vec![dn]);
-        push_named(
-            entry,
-            "hasSubordinates",
-            vec![if has_subordinates { "TRUE" } else { "FALSE" }.to_string()],
+        entry.push(types.entry_dn, [dn]);
+        entry.push(
+            types.has_subordinates,
+            [if has_subordinates { "TRUE" } else { "FALSE" }.to_string()],
         );
-        push_named(entry, "structuralObjectClass", vec![structural.to_string()]);
-        push_named(entry, "subschemaSubentry", vec![SUBSCHEMA_DN.to_string()]);
+        entry.push(types.structural_object_class, [structural.to_string()]);
+        entry.push(types.subschema_subentry, [SUBSCHEMA_DN.to_string()]);
     }
 
     /// The base entry: `top, domain` with `dc`, or `top, organization` with `o`.

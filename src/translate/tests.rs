@@ -8,7 +8,9 @@ use ldap3_proto::proto::{LdapFilter, LdapSubstringFilter};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::plan::{TranslateContext, explain_plan, plan_collection, url_fits};
+use super::plan::{
+    MAX_URL_CHARS, ORIGIN_RESERVE_CHARS, TranslateContext, explain_plan, plan_collection, url_fits,
+};
 use super::{GraphQuery, PushdownPlan};
 use crate::directory::Collection;
 use crate::directory::mapping::{AttributeMapping, Mapping, Source};
@@ -1946,4 +1948,26 @@ fn ad_names_are_pushed_like_name_prefixes() {
     };
     let plan = plan_collection(&f, Collection::Users, None, &ctx);
     assert_eq!(filters(&plan), [format!("id eq '{id}'")]);
+}
+
+proptest! {
+    /// The shortcut of `url_fits` (every byte percent-encoded would still fit) never
+    /// says a query fits that the written-out URL does not.
+    #[test]
+    fn url_fits_agrees_with_the_written_url(
+        filter in proptest::option::of(".{0,700}"),
+        search in proptest::option::of("[a-z \"&:+#]{0,300}"),
+        select in proptest::collection::vec("[a-zA-Z]{1,20}", 0..30),
+        top in proptest::option::of(any::<u32>()),
+        count in any::<bool>(),
+    ) {
+        let mut q = GraphQuery::new(Collection::Contacts, select);
+        q.filter = filter;
+        q.search = search;
+        q.orderby = Some("displayName".into());
+        q.top = top;
+        q.count = count;
+        let written = q.path_and_query().len() + ORIGIN_RESERVE_CHARS <= MAX_URL_CHARS;
+        prop_assert_eq!(url_fits(&q), written);
+    }
 }
