@@ -32,22 +32,11 @@ pub async fn compare(gw: &Gateway, identity: &Identity, req: &LdapCompareRequest
     } else {
         let time_limit = Duration::from_secs(gw.limits.time_limit_secs.max(1));
         let any = LdapFilter::Present("objectClass".into());
-        // CONTRACT §9: memberOf is computed only when asked for, as here.
-        let member_of = at.name == "memberOf";
         let base = LdapSearchScope::Base;
-        // The compared attribute is all the entry needs.
+        // The compared attribute is all the entry needs (CONTRACT §9: memberOf is computed
+        // only when asked for, as it is when compared).
         let wanted = [at.name.to_string()];
-        match search_op::ask(
-            gw,
-            &req.dn,
-            base,
-            &any,
-            None,
-            (member_of, &wanted),
-            time_limit,
-        )
-        .await
-        {
+        match search_op::ask(gw, &req.dn, base, &any, None, &wanted, time_limit).await {
             Err(e) => return error_result(e),
             Ok(found) => {
                 // A read that did not finish answers its error (3, 51, 52), not 32.

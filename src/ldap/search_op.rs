@@ -73,7 +73,7 @@ async fn answer_search(
         req.scope.clone(),
         &req.filter,
         plan.keys.as_deref(),
-        (asks_member_of(&req.attrs), &req.attrs),
+        &req.attrs,
         limits.time,
     )
     .await;
@@ -99,10 +99,11 @@ pub(super) async fn ask(
     scope: LdapSearchScope,
     filter: &LdapFilter,
     order: Option<&[OrderKey]>,
-    (member_of, attributes): (bool, &[String]),
+    attributes: &[String],
     time_limit: Duration,
 ) -> Result<SearchOutput, LdapError> {
     let deadline = Instant::now() + time_limit;
+    let member_of = asks_member_of(attributes);
     let params = SearchParams {
         base,
         scope,

@@ -303,19 +303,19 @@ async fn run(mut conn: Conn, stream: Transport, shutdown: CancellationToken) {
                             (None, None)
                         }
                     };
-                    if let Some(pdus) = pdus.filter(|p| !p.is_empty()) {
-                        let fed = tokio::time::timeout(WRITE_TIMEOUT, framed.feed(pdus)).await;
-                        if !matches!(fed, Ok(Ok(()))) {
-                            failed = true;
-                            break;
+                    let fed = tokio::time::timeout(WRITE_TIMEOUT, async {
+                        if let Some(pdus) = pdus.filter(|p| !p.is_empty()) {
+                            framed.feed(pdus).await?;
                         }
-                    }
-                    if let Some(m) = msg {
-                        let fed = tokio::time::timeout(WRITE_TIMEOUT, framed.feed(m)).await;
-                        if !matches!(fed, Ok(Ok(()))) {
-                            failed = true;
-                            break;
+                        if let Some(m) = msg {
+                            framed.feed(m).await?;
                         }
+                        Ok::<(), FramingError>(())
+                    })
+                    .await;
+                    if !matches!(fed, Ok(Ok(()))) {
+                        failed = true;
+                        break;
                     }
                     // What is queued goes out in one write, up to about a chunk: past it
                     // the connection flushes and reads any request (an abandon) first.

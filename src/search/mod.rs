@@ -508,10 +508,11 @@ impl Directory {
             && group::needs_member_of_values(p.filter))
         .then(|| group::without_member_of_values(p.filter));
         let mut undecided = Vec::new();
-        let order_types: Vec<_> = match p.order {
-            Some(keys) => keys.iter().map(|k| k.attr).collect(),
-            None => vec![order::default_key(p.filter).attr],
-        };
+        // The sort control's keys, else CONTRACT §8's order: what the entries are sorted by,
+        // and so also what they need mapped.
+        let default_order = [order::default_key(p.filter)];
+        let order_keys = p.order.unwrap_or(&default_order);
+        let order_types: Vec<_> = order_keys.iter().map(|k| k.attr).collect();
         let needed = Needed::of(p.attributes, p.filter, &order_types);
         // Every collection's plan first, so that all their Graph reads run at once: a
         // search's latency is its slowest request, not the sum of them.
@@ -675,10 +676,7 @@ impl Directory {
         }
         // Already carrying their memberOf values.
         entries.extend(decided);
-        match p.order {
-            Some(keys) => order::sort_entries(&mut entries, keys),
-            None => order::sort_entries(&mut entries, &[order::default_key(p.filter)]),
-        }
+        order::sort_entries(&mut entries, order_keys);
         Ok(SearchOutput {
             entries,
             incomplete,
