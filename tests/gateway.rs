@@ -1546,7 +1546,25 @@ fn every_person() -> ldap3_proto::proto::LdapFilter {
 
 /// A gateway over eight copies of the sample's users, and how many users that is.
 async fn start_large() -> (Harness, usize) {
-    let tenant = large_tenant(8);
+    start_large_with(8).await
+}
+
+/// Copies of the sample's users whose answer the sockets cannot hold: more than twice the
+/// kernel's largest TCP send buffer (`tcp_wmem`, which loopback autotuning may reach at
+/// once). Each copy is about 250 KB of entries with every attribute (measured: 8 copies,
+/// 2,648 entries, 2.0 MB). An answer the buffers swallow whole is written before any
+/// abandon can arrive.
+fn copies_beyond_socket_buffers() -> usize {
+    let max_send_buffer = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2)?.parse::<usize>().ok())
+        .unwrap_or(4 << 20);
+    (2 * max_send_buffer).div_ceil(250_000).max(8)
+}
+
+/// A gateway over `copies` copies of the sample's users, and how many users that is.
+async fn start_large_with(copies: usize) -> (Harness, usize) {
+    let tenant = large_tenant(copies);
     let expected = users(&tenant).len();
     assert!(expected > 2000);
     let h = start_with(tenant, |cfg| {
@@ -1630,7 +1648,7 @@ async fn an_abandon_while_a_large_search_streams_stops_it() {
     use futures_util::{SinkExt, StreamExt};
     use ldap3_proto::proto::{LdapExtendedRequest, LdapMsg, LdapOp};
 
-    let (h, expected) = start_large().await;
+    let (h, expected) = start_large_with(copies_beyond_socket_buffers()).await;
     let mut client = slow_reader(&h).await;
     client
         .send(users_search(1, every_person()))
